@@ -1,0 +1,1 @@
+"""Bundled examples (installed as toolkit.examples)."""

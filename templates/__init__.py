@@ -1,0 +1,1 @@
+"""Bundled presets and jinja2 templates (installed as toolkit.templates)."""

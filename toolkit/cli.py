@@ -1,0 +1,117 @@
+"""The `toolkit` command: a thin typer layer over the library, one function per step."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from . import resources
+from .console import console, err_console, print_findings
+from .fileio import OutputError
+from .periods import parse_period
+from .spec import SpecError, load_spec
+from .workspace import WorkspaceError, init_workspace, open_workspace
+
+app = typer.Typer(
+    help="目标任务报送汇总工具：init 建工作区 → distribute 分发填报表 → collect 收集回报 → validate 校验 → merge 汇总。",
+    no_args_is_help=True, add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False,
+)
+
+WorkspaceOption = Annotated[
+    Path | None, typer.Option("-w", "--workspace", help="工作区文件夹（默认：当前文件夹或其上级中的工作区）")
+]
+
+
+def friendly(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Known problems become a clear message and exit code 2; nothing prints a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (WorkspaceError, SpecError, OutputError) as exc:
+            err_console.print(f"[red]错误：[/red]{exc}")
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            err_console.print("已中断。")
+            raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as exc:
+            if os.environ.get("TOOLKIT_DEBUG"):
+                raise
+            err_console.print(f"[red]内部错误：[/red]{type(exc).__name__}: {exc}\n"
+                              "这是 toolkit 的缺陷，请设置环境变量 TOOLKIT_DEBUG=1 重新运行并把输出报告给开发者。")
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+@app.command()
+@friendly
+def init(
+    directory: Annotated[Path, typer.Argument(help="新工作区的文件夹")],
+    example: Annotated[bool, typer.Option("--example", help="填入附带的示例清单（2022年第一季度）")] = False,
+    targets: Annotated[Path | None, typer.Option("--targets", help="已有的目标任务清单（.xlsx/.xls/.ods）")] = None,
+    year: Annotated[int | None, typer.Option("--year", help="年份，默认今年（示例为2022）")] = None,
+    period: Annotated[str | None, typer.Option("--period", help="期间：Q1、Q2、Q3、Q4")] = None,
+    preset: Annotated[str, typer.Option("--preset", help="版式预设，见 toolkit presets")] = "gov-work-report",
+) -> None:
+    """建立工作区：配置文件 toolkit.toml 与可在 Excel 中编辑的目标任务清单。"""
+    if example and targets:
+        raise WorkspaceError("--example 与 --targets 只能选一个。")
+    if targets and not targets.is_file():
+        raise WorkspaceError(f"找不到目标任务清单文件 {targets}")
+    ws = init_workspace(directory, preset=preset, year=year, period_code=period, targets=targets, example=example)
+    console.print(f"已建立工作区 {ws.root}")
+    console.print(f"  配置：{ws.config.path}")
+    console.print(f"  目标任务清单：{ws.targets_path}（可在 Excel 中编辑）")
+    console.print(f"下一步：cd {ws.root} 后运行 toolkit distribute")
+
+
+@app.command()
+@friendly
+def distribute(workspace: WorkspaceOption = None) -> None:
+    """按牵头单位生成填报表（outbox/），附填报通知与发放清单。清单有错误时不写任何文件。"""
+    from .distribute import distribute as run
+
+    ws = open_workspace(workspace)
+    result = run(ws)
+    if result.problems:
+        print_findings(result.problems, title=f"目标任务清单 {ws.targets_path.name} 的问题")
+    if any(p.is_error for p in result.problems):
+        console.print(f"[red]目标任务清单有 {sum(p.is_error for p in result.problems)} 个错误，未生成任何填报表。"
+                      "[/red]请在 Excel 中修改清单后重新运行 toolkit distribute。")
+        raise typer.Exit(1)
+    items = sum(len(i.items) for i in result.issues)
+    console.print(f"已为 {len(result.issues)} 个牵头单位生成填报表（共 {items} 项），"
+                  f"用时 {result.seconds:.2f} 秒：{ws.outbox}")
+    for label, units in (("新增", result.new), ("清单有变、已更新", result.changed), ("未变", result.unchanged),
+                         ("已无牵头任务、已删除其填报表", result.removed)):
+        if units and (label != "未变" or result.changed or result.new):
+            console.print(f"  {label}（{len(units)}）：{'、'.join(units)}")
+
+
+@app.command()
+@friendly
+def presets() -> None:
+    """列出可用的版式预设。"""
+    for name in resources.preset_names():
+        spec = load_spec(name, {"year": 2022, "period": parse_period("Q1")})
+        console.print(f"{name}\t{spec.description}")
+
+
+@app.command()
+@friendly
+def demo(
+    directory: Annotated[Path, typer.Argument(help="示例工作区的文件夹")] = Path("toolkit-demo"),
+) -> None:
+    """用附带示例走完一轮：建工作区、分发、模拟各单位填报、收集、校验、汇总。"""
+    from .demo import run_demo
+
+    raise typer.Exit(run_demo(directory))

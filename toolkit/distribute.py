@@ -1,0 +1,275 @@
+"""`toolkit distribute`: one fill-in workbook per lead unit, derived from the spec, with its stamp."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import xlsxwriter
+from xlsxwriter.utility import xl_rowcol_to_cell
+
+from . import stamp as stamps
+from .fileio import atomic_path, write_text
+from .findings import Finding
+from .layout import row_height
+from .resources import templates_dir
+from .spec import Column, Spec
+from .targets import Item, TargetList
+from .workspace import Workspace
+
+TITLE_ROW, CONTACT_ROW, HEADER_ROW = 0, 1, 2
+FIRST_ITEM_ROW = HEADER_ROW + 1
+BODY_PT = 11
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class UnitIssue:
+    unit: str
+    items: tuple[Item, ...]
+    stamp: stamps.Stamp
+    file_name: str
+    co_units: tuple[str, ...]
+
+
+@dataclass
+class DistributeResult:
+    issues: list[UnitIssue] = field(default_factory=list)
+    problems: list[Finding] = field(default_factory=list)
+    new: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def prefilled_values(spec: Spec, item: Item) -> dict[str, str]:
+    """An item's prefilled cells by column key, 责任单位 one unit per line (lead first)."""
+    out = {}
+    for col in spec.prefilled:
+        out[col.key] = "\n".join(item.units) if col.role == "units" else item.values.get(col.key, "")
+    return out
+
+
+def plan(ws: Workspace, targets: TargetList) -> list[UnitIssue]:
+    """What each lead unit gets: its items in 序号 order, stamped. Pure but for the secret."""
+    spec, secret = ws.spec, ws.secret()
+    issues = []
+    for unit in targets.leads():
+        items = tuple(targets.items_led_by(unit))
+        prefilled = [prefilled_values(spec, item) for item in items]
+        stamp = stamps.issue(secret, ws.campaign_id, ws.period.code, unit, spec.template_version,
+                             tuple(i.seq for i in items), prefilled)
+        co_units = tuple(dict.fromkeys(u for i in items for u in i.co_units))
+        issues.append(UnitIssue(unit, items, stamp, ws.file_name("template", unit=unit), co_units))
+    return issues
+
+
+def distribute(ws: Workspace) -> DistributeResult:
+    """Write every template, notice and the manifest; nothing is written when the target list has errors."""
+    started = dt.datetime.now()
+    targets, problems = ws.load_targets()
+    result = DistributeResult(problems=problems)
+    if any(p.is_error for p in problems):
+        return result
+    result.issues = plan(ws, targets)
+    previous = read_manifest(ws)
+    old_units = previous.get("units", {})
+    ws.outbox.mkdir(parents=True, exist_ok=True)
+    for issue in result.issues:
+        with atomic_path(ws.outbox / issue.file_name) as tmp:
+            write_template(tmp, ws, issue)
+        write_text(ws.outbox / notice_name(issue), render_notice(ws, issue), bom=True)
+        old = old_units.get(issue.unit)
+        if old is None:
+            result.new.append(issue.unit)
+        elif old.get("token") != issue.stamp.token:
+            result.changed.append(issue.unit)
+        else:
+            result.unchanged.append(issue.unit)
+    current = {i.unit for i in result.issues}
+    for unit, entry in old_units.items():
+        if unit not in current:
+            result.removed.append(unit)
+            for name in (entry.get("file"), entry.get("notice")):
+                if name and (ws.outbox / name).is_file():
+                    (ws.outbox / name).unlink()
+    write_manifest(ws, result.issues)
+    result.seconds = (dt.datetime.now() - started).total_seconds()
+    return result
+
+
+def notice_name(issue: UnitIssue) -> str:
+    return f"{Path(issue.file_name).stem}-填报通知.txt"
+
+
+def read_manifest(ws: Workspace) -> dict[str, Any]:
+    path = ws.outbox / MANIFEST
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return {}
+
+
+def write_manifest(ws: Workspace, issues: list[UnitIssue]) -> None:
+    data = {
+        "campaign": ws.campaign_id,
+        "period": ws.period.code,
+        "template": ws.spec.template_version,
+        "units": {
+            i.unit: {"file": i.file_name, "notice": notice_name(i), "items": list(i.stamp.items),
+                     "fingerprint": i.stamp.fingerprint, "token": i.stamp.token, "co_units": list(i.co_units)}
+            for i in issues
+        },
+    }
+    write_text(ws.outbox / MANIFEST, json.dumps(data, ensure_ascii=False, indent=1) + "\n")
+
+
+def render_notice(ws: Workspace, issue: UnitIssue) -> str:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(templates_dir()), autoescape=False,
+                             trim_blocks=True, lstrip_blocks=True)
+    return env.get_template("notice.txt.j2").render(
+        **ws.context, unit=issue.unit, title=ws.spec.title, items=[i.seq for i in issue.items],
+        file_name=issue.file_name, co_units=issue.co_units,
+        contact=ws.config.get("coordinator.contact", ""), phone=ws.config.get("coordinator.phone", ""),
+        date=chinese_date(dt.date.today()),
+    )
+
+
+def chinese_date(day: dt.date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def input_message(spec: Spec, col: Column) -> str:
+    """The hint shown when a unit selects a fill-in cell: the column's hint and its rules' hints."""
+    parts = [col.hint] if col.hint else []
+    parts += [r.hint for r in spec.rules if r.then_column == col.key and r.hint]
+    if col.required and not parts:
+        parts.append("必填。")
+    return "".join(parts)[:255]
+
+
+def write_template(path: Path, ws: Workspace, issue: UnitIssue) -> None:
+    """The unit's workbook: title, contact row, header, its items, footnote; prefilled cells locked."""
+    spec = ws.spec
+    columns = list(spec.columns)
+    last_col = len(columns) - 1
+    workbook = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_formulas": False,
+                                               "strings_to_urls": False})
+    # Fixed properties: the same target list gives byte-identical templates.
+    workbook.set_properties({"title": spec.title, "author": ws.config.get("coordinator.office", ""),
+                             "created": dt.datetime(ws.context["year"], 1, 1)})
+    base = {"font_name": "宋体", "font_size": BODY_PT, "valign": "vcenter", "text_wrap": True}
+    fmt_title = workbook.add_format({**base, "font_name": "方正小标宋简体", "font_size": 16, "align": "center",
+                                     "locked": True})
+    fmt_label = workbook.add_format({**base, "align": "right", "bold": True})
+    fmt_contact = workbook.add_format({**base, "locked": False, "bottom": 1})
+    fmt_header = workbook.add_format({**base, "font_name": "黑体", "bold": True, "align": "center", "border": 1,
+                                      "bg_color": "#D9D9D9"})
+    fmt_note = workbook.add_format({**base, "text_wrap": False})
+    fmt_cells: dict[tuple[str, bool], Any] = {}
+    for col in columns:
+        for locked in (True, False):
+            fmt_cells[(col.key, locked)] = workbook.add_format({
+                **base, "border": 1, "locked": locked, "align": col.align,
+                "valign": "vcenter" if col.align == "center" else "top",
+                **({"bg_color": "#F2F2F2"} if locked else {}),
+            })
+
+    sheet = workbook.add_worksheet(spec.sheet_name)
+    for c, col in enumerate(columns):
+        sheet.set_column(c, c, col.width)
+    sheet.merge_range(TITLE_ROW, 0, TITLE_ROW, last_col, spec.title, fmt_title)
+    sheet.set_row(TITLE_ROW, 40)
+    _write_contact_row(sheet, spec, last_col, fmt_label, fmt_contact)
+    sheet.set_row(CONTACT_ROW, 24)
+    for c, col in enumerate(columns):
+        sheet.write_string(HEADER_ROW, c, col.label, fmt_header)
+    sheet.set_row(HEADER_ROW, row_height([(c.label, c.width) for c in columns], BODY_PT, minimum_lines=2))
+
+    for offset, item in enumerate(issue.items):
+        r = FIRST_ITEM_ROW + offset
+        values = prefilled_values(spec, item)
+        for c, col in enumerate(columns):
+            if col.prefilled:
+                sheet.write_string(r, c, values[col.key], fmt_cells[(col.key, True)])
+            else:
+                sheet.write_blank(r, c, None, fmt_cells[(col.key, False)])
+        sheet.set_row(r, row_height([(values[c.key], c.width) for c in columns if c.prefilled], BODY_PT,
+                                    minimum_lines=3))
+    last_row = FIRST_ITEM_ROW + len(issue.items) - 1
+    _add_checks(workbook, sheet, spec, columns, last_row)
+    if spec.footnote:
+        sheet.write_string(last_row + 2, 0, spec.footnote, fmt_note)
+
+    sheet.freeze_panes(FIRST_ITEM_ROW, 0)
+    sheet.set_landscape()
+    sheet.set_paper(9)  # A4
+    sheet.repeat_rows(HEADER_ROW)
+    sheet.fit_to_pages(1, 0)
+    sheet.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
+    sheet.center_horizontally()
+    sheet.protect(ws.config.get("template.password", "") or "", {
+        "format_rows": True, "format_columns": True, "select_locked_cells": True, "select_unlocked_cells": True,
+    })
+    sheet.activate()
+
+    stamp_sheet = workbook.add_worksheet(stamps.SHEET)
+    for r, (name, value) in enumerate(issue.stamp.rows()):
+        stamp_sheet.write_string(r, 0, name)
+        stamp_sheet.write_string(r, 1, value)
+    stamp_sheet.protect(ws.config.get("template.password", "") or "")
+    stamp_sheet.very_hidden()
+    workbook.close()
+
+
+def _write_contact_row(sheet: Any, spec: Spec, last_col: int, fmt_label: Any, fmt_value: Any) -> None:
+    """Each contact label in one cell, its fill-in cell right of it (merged over the rest of its span)."""
+    col = 1
+    for field_ in spec.contact:
+        if col + 1 > last_col:
+            break
+        sheet.write_string(CONTACT_ROW, col, field_.label, fmt_label)
+        end = min(col + max(field_.width_columns - 1, 1), last_col)
+        if end > col + 1:
+            sheet.merge_range(CONTACT_ROW, col + 1, CONTACT_ROW, end, "", fmt_value)
+        else:
+            sheet.write_blank(CONTACT_ROW, col + 1, None, fmt_value)
+        col = end + 1
+
+
+def _add_checks(workbook: Any, sheet: Any, spec: Spec, columns: list[Column], last_row: int) -> None:
+    """Dropdowns, input messages and the red mark of a rule broken, all from the spec."""
+    index = {col.key: c for c, col in enumerate(columns)}
+    for c, col in enumerate(columns):
+        if col.prefilled:
+            continue
+        message = input_message(spec, col)
+        options: dict[str, Any] = {"input_title": col.label[:32], "input_message": message}
+        if col.type == "choice" and col.choices:
+            options.update({"validate": "list", "source": list(col.choices), "error_type": "stop",
+                            "error_title": col.label[:32],
+                            "error_message": f"请从下拉列表中选择：{'、'.join(col.choices)}。"[:255]})
+        elif message:
+            options.update({"validate": "any"})
+        else:
+            continue
+        sheet.data_validation(FIRST_ITEM_ROW, c, last_row, c, options)
+    red = workbook.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006"})
+    for rule in spec.rules:
+        if not (rule.required or rule.not_in):
+            continue
+        when = xl_rowcol_to_cell(FIRST_ITEM_ROW, index[rule.when_column], col_abs=True)
+        then = xl_rowcol_to_cell(FIRST_ITEM_ROW, index[rule.then_column], col_abs=True)
+        wrong = [f"LEN(TRIM({then}))=0"] + [f'TRIM({then})="{word}"' for word in rule.not_in]
+        formula = f'=AND(TRIM({when})="{rule.when_equals}",OR({",".join(wrong)}))'
+        col = index[rule.then_column]
+        sheet.conditional_format(FIRST_ITEM_ROW, col, last_row, col,
+                                 {"type": "formula", "criteria": formula, "format": red})
+

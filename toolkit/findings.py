@@ -1,0 +1,72 @@
+"""Findings are data: a stable code, a severity, a location and a Chinese message from a template.
+
+The terminal table, the JSON, the Excel report and a unit's feedback workbook are views of a list
+of `Finding`s; nothing else carries a problem to the user.
+"""
+
+from __future__ import annotations
+
+import functools
+import tomllib
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import jinja2
+
+from .resources import templates_dir
+
+ERROR = "error"
+WARNING = "warning"
+
+_ENV = jinja2.Environment(undefined=jinja2.ChainableUndefined, autoescape=False)
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    severity: str
+    message: str
+    unit: str = ""
+    item: str = ""
+    column: str = ""
+    cell: str = ""
+    sheet: str = ""
+    file: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == ERROR
+
+
+@functools.cache
+def catalogue() -> dict[str, dict[str, str]]:
+    with (templates_dir() / "messages.toml").open("rb") as handle:
+        return tomllib.load(handle)
+
+
+def make(code: str, *, severity: str | None = None, template: str | None = None,
+         unit: str = "", item: str = "", column: str = "", cell: str = "", sheet: str = "", file: str = "",
+         **context: Any) -> Finding:
+    """A finding with its message rendered from the catalogue (or from a spec rule's own template)."""
+    entry = catalogue().get(code, {})
+    text = template if template is not None else entry.get("message", code)
+    message = _ENV.from_string(text).render(unit=unit, item=item, column=column, cell=cell, sheet=sheet,
+                                            file=file, **context)
+    return Finding(code=code, severity=severity or entry.get("severity", ERROR), message=message, unit=unit,
+                   item=str(item), column=column, cell=cell, sheet=sheet, file=file)
+
+
+def has_errors(findings: list[Finding]) -> bool:
+    return any(f.is_error for f in findings)
+
+
+def cell_name(row: int, col: int) -> str:
+    """A1-style name of a 1-based (row, column)."""
+    letters = ""
+    while col:
+        col, rem = divmod(col - 1, 26)
+        letters = chr(65 + rem) + letters
+    return f"{letters}{row}"

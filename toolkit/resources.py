@@ -1,0 +1,22 @@
+"""Where the bundled presets, templates and examples are, installed or in a checkout."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+
+def templates_dir() -> Path:
+    return Path(str(files("toolkit.templates")))
+
+
+def examples_dir() -> Path:
+    return Path(str(files("toolkit.examples")))
+
+
+def preset_path(name: str) -> Path:
+    return templates_dir() / "presets" / f"{name}.toml"
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in (templates_dir() / "presets").glob("*.toml"))

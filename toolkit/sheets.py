@@ -1,0 +1,128 @@
+"""Reading workbooks as grids of values (python-calamine: xlsx, xlsm, xls, ods) and finding header rows.
+
+A target list and a returned workbook are both read here, so both cope with the same mess: title
+rows above the header, a header spread over two merged rows, columns inserted or moved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import python_calamine
+
+from .text import match_key
+
+
+@dataclass
+class Grid:
+    """One sheet's values, row 0 / column 0 being A1, with its merged ranges (0-based, inclusive)."""
+
+    name: str
+    visibility: str  # visible / hidden / veryhidden
+    rows: list[list[Any]]
+    merged: list[tuple[int, int, int, int]] = field(default_factory=list)
+
+    @property
+    def height(self) -> int:
+        return len(self.rows)
+
+    @property
+    def width(self) -> int:
+        return max((len(r) for r in self.rows), default=0)
+
+    def value(self, row: int, col: int) -> Any:
+        if 0 <= row < len(self.rows) and 0 <= col < len(self.rows[row]):
+            value = self.rows[row][col]
+            return None if value == "" else value
+        return None
+
+    def merged_origin(self, row: int, col: int) -> tuple[int, int]:
+        """The top-left cell of the merged range holding (row, col), or the cell itself."""
+        for top, left, bottom, right in self.merged:
+            if top <= row <= bottom and left <= col <= right:
+                return top, left
+        return row, col
+
+
+def read_grids(path: Path) -> list[Grid]:
+    """Every sheet of a workbook; raises python_calamine errors (the caller words them)."""
+    workbook = python_calamine.CalamineWorkbook.from_path(str(path))
+    grids = []
+    try:
+        for meta in workbook.sheets_metadata:
+            sheet = workbook.get_sheet_by_name(meta.name)
+            rows = sheet.to_python(skip_empty_area=False)
+            try:
+                merged = [(s[0], s[1], e[0], e[1]) for s, e in (sheet.merged_cell_ranges or [])]
+            except Exception:  # older formats may not report merges
+                merged = []
+            grids.append(Grid(meta.name, str(meta.visible).rsplit(".", 1)[-1].lower(), rows, merged))
+    finally:
+        workbook.close()
+    return grids
+
+
+Matcher = Callable[[str], bool]
+
+
+@dataclass
+class Header:
+    """Where a table's header is: its last row (0-based) and the column of each spec key."""
+
+    first_row: int
+    last_row: int
+    columns: dict[str, int]
+    labels: dict[int, str]  # every non-empty header text by column, as written
+
+    def found_labels(self) -> str:
+        return "、".join(label.replace("\n", "") for _, label in sorted(self.labels.items()))
+
+
+def _header_text(grid: Grid, row: int, col: int) -> str:
+    top, left = grid.merged_origin(row, col)
+    value = grid.value(top, left)
+    return "" if value is None else str(value).strip()
+
+
+def find_header(grid: Grid, matchers: dict[str, Matcher], must_have: str, max_rows: int = 30) -> Header | None:
+    """The header row (or pair of rows) that names the most spec columns, holding `must_have`.
+
+    A two-row header (a group label merged over several columns above their own labels) is read
+    as the two texts joined; either text alone also matches.
+    """
+    best: tuple[int, int, Header] | None = None
+    for row in range(min(max_rows, grid.height)):
+        for depth in (1, 2):
+            if row + depth > grid.height:
+                continue
+            labels: dict[int, str] = {}
+            for col in range(grid.width):
+                parts = []
+                for r in range(row, row + depth):
+                    text = _header_text(grid, r, col)
+                    if text and text not in parts:
+                        parts.append(text)
+                if parts:
+                    labels[col] = "".join(parts)
+            if not labels:
+                continue
+            columns: dict[str, int] = {}
+            for key, matches in matchers.items():
+                for col, label in sorted(labels.items()):
+                    if col in columns.values():
+                        continue
+                    candidates = {match_key(label)}
+                    if depth == 2:
+                        candidates |= {match_key(_header_text(grid, r, col)) for r in range(row, row + 2)}
+                    if any(c and matches(c) for c in candidates):
+                        columns[key] = col
+                        break
+            if must_have not in columns:
+                continue
+            score = (len(columns), -depth)
+            if best is None or score > best[:2]:
+                best = (score[0], score[1], Header(row, row + depth - 1, columns, labels))
+    return best[2] if best else None

@@ -1,0 +1,240 @@
+"""The target list (目标任务清单): items, their prefilled texts and their units, read as offices keep them."""
+
+from __future__ import annotations
+
+import functools
+import re
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import xlsxwriter
+
+from . import findings
+from .findings import Finding, cell_name
+from .periods import Period
+from .resources import templates_dir
+from .sheets import Grid, find_header, read_grids
+from .spec import Spec
+from .text import cell_text, join_broken_names, match_key, split_units, tidy_multiline
+
+
+@functools.cache
+def labels() -> dict[str, Any]:
+    with (templates_dir() / "labels.toml").open("rb") as handle:
+        return tomllib.load(handle)["target_list"]
+
+
+@dataclass(frozen=True)
+class Item:
+    seq: str
+    values: dict[str, str]  # prefilled column key -> text as written
+    units: tuple[str, ...]  # official names, lead first
+    row: int = 0  # 1-based row in the target list
+
+    @property
+    def lead(self) -> str:
+        return self.units[0]
+
+    @property
+    def co_units(self) -> tuple[str, ...]:
+        return self.units[1:]
+
+
+@dataclass
+class TargetList:
+    items: list[Item]
+    aliases: dict[str, str] = field(default_factory=dict)  # match key -> official name
+
+    def leads(self) -> list[str]:
+        """Lead units in order of their first item."""
+        seen: dict[str, None] = {}
+        for item in self.items:
+            seen.setdefault(item.lead, None)
+        return list(seen)
+
+    def items_led_by(self, unit: str) -> list[Item]:
+        return [i for i in self.items if i.lead == unit]
+
+    def item(self, seq: str) -> Item | None:
+        return next((i for i in self.items if i.seq == seq), None)
+
+    def resolve_unit(self, name: str) -> str | None:
+        return self.aliases.get(match_key(name))
+
+
+def seq_key(seq: str) -> tuple[int, str]:
+    """Sort key of a 序号: numbers in numeric order, then anything else."""
+    match = re.fullmatch(r"\d+", seq)
+    return (int(seq), "") if match else (10**9, seq)
+
+
+def normalise_seq(value: Any) -> str:
+    """A 序号 cell as text: 43, 43.0, '４３', ' 43 ' all give '43'."""
+    text = match_key(cell_text(value))
+    if re.fullmatch(r"\d+\.0+", text):
+        text = text.split(".")[0]
+    return text
+
+
+def read_target_list(path: Path, spec: Spec, period: Period) -> tuple[TargetList, list[Finding]]:
+    """The items of the chosen period with every problem found; a list with errors must not be used."""
+    where = {"file": str(path)}
+    try:
+        grids = read_grids(path)
+    except Exception as exc:  # calamine's errors for broken, encrypted or foreign files
+        return TargetList([]), [findings.make("targets-unreadable", reason=str(exc) or type(exc).__name__, **where)]
+    unit_grid = next((g for g in grids if match_key(g.name) == match_key(labels()["units_sheet"])), None)
+    item_grids = [g for g in grids if g is not unit_grid and g.visibility == "visible"] or grids
+    aliases, problems = _read_units(unit_grid, str(path)) if unit_grid else ({}, [])
+
+    matchers = {c.key: (lambda k, c=c: k in c.header_keys()) for c in spec.prefilled}
+    period_col = next((c for c in spec.prefilled if c.role == "period_target"), None)
+    if period_col:
+        words = [match_key(w) for w in period.words()]
+        matchers[period_col.key] = lambda k: any(w in k for w in words) or k in period_col.header_keys()
+    id_col = spec.by_role("id")
+    header, grid = None, item_grids[0]
+    for candidate in item_grids:
+        header = find_header(candidate, matchers, id_col.key)
+        if header:
+            grid = candidate
+            break
+    if header is None:
+        return TargetList([]), [*problems, findings.make(
+            "targets-no-header", sheet=grid.name, rows=30, labels="”“".join(c.label for c in spec.prefilled), **where)]
+    for col in spec.prefilled:
+        if col.key not in header.columns:
+            code = "targets-no-period-column" if col is period_col else "targets-no-column"
+            problems.append(findings.make(code, sheet=grid.name, column=col.label, label=col.label,
+                                          period=period.label, found=header.found_labels(),
+                                          cell=cell_name(header.last_row + 1, 1), **where))
+    if problems:
+        return TargetList([], aliases), problems
+
+    raw_rows = []
+    for r in range(header.last_row + 1, grid.height):
+        values = {key: cell_text(grid.value(r, c)) for key, c in header.columns.items()}
+        if any(v.strip() for v in values.values()):
+            raw_rows.append((r, values))
+    known = set(aliases)
+
+    items: list[Item] = []
+    seen: dict[str, str] = {}
+    units_key = spec.by_role("units").key
+    for r, values in raw_rows:
+        seq = normalise_seq(values[id_col.key])
+        at = {"sheet": grid.name, **where}
+        if not seq:
+            if _looks_like_footnote(values):
+                continue
+            problems.append(findings.make("targets-seq-missing", row=r + 1,
+                                          cell=cell_name(r + 1, header.columns[id_col.key] + 1), **at))
+            continue
+        seq_cell = cell_name(r + 1, header.columns[id_col.key] + 1)
+        if seq in seen:
+            problems.append(findings.make("targets-seq-duplicate", item=seq, other=seen[seq], cell=seq_cell,
+                                          column=id_col.label, **at))
+            continue
+        seen[seq] = seq_cell
+        for col in spec.prefilled:
+            if col.required and col.role != "units" and not values[col.key].strip():
+                problems.append(findings.make("targets-value-missing", item=seq, column=col.label,
+                                              cell=cell_name(r + 1, header.columns[col.key] + 1), **at))
+        names = join_broken_names(split_units(values[units_key]), known)
+        units_cell = cell_name(r + 1, header.columns[units_key] + 1)
+        if not names:
+            problems.append(findings.make("targets-no-unit", item=seq, column=spec.by_role("units").label,
+                                          cell=units_cell, **at))
+            continue
+        official = []
+        for name in names:
+            resolved = aliases.setdefault(match_key(name), name)
+            if resolved.startswith("\0ambiguous:"):
+                problems.append(findings.make("targets-unit-ambiguous", item=seq, name=name,
+                                              candidates=resolved.split(":", 1)[1], cell=units_cell,
+                                              column=spec.by_role("units").label, **at))
+                resolved = name
+            if resolved not in official:
+                official.append(resolved)
+        texts = {key: tidy_multiline(v) for key, v in values.items() if key != units_key}
+        texts[id_col.key] = seq
+        items.append(Item(seq=seq, values=texts, units=tuple(official), row=r + 1))
+    items.sort(key=lambda i: seq_key(i.seq))
+    return TargetList(items, {k: v for k, v in aliases.items() if not v.startswith("\0")}), problems
+
+
+def _looks_like_footnote(values: dict[str, str]) -> bool:
+    filled = [v for v in values.values() if v.strip()]
+    return len(filled) == 1 and filled[0].strip().startswith(("注", "备注", "说明"))
+
+
+def _read_units(grid: Grid, file: str) -> tuple[dict[str, str], list[Finding]]:
+    """Official names and aliases from the 单位 sheet; an alias claimed by two units is ambiguous."""
+    names = labels()
+    matchers = {
+        "name": lambda k: k == match_key(names["unit_name"]),
+        "aliases": lambda k: k in {match_key(x) for x in names["unit_aliases_match"]},
+    }
+    header = find_header(grid, matchers, "name", max_rows=10)
+    if header is None:
+        return {}, []
+    claims: dict[str, set[str]] = {}
+    for r in range(header.last_row + 1, grid.height):
+        official = cell_text(grid.value(r, header.columns["name"])).strip()
+        if not official:
+            continue
+        claims.setdefault(match_key(official), set()).add(official)
+        if "aliases" in header.columns:
+            for alias in split_units(cell_text(grid.value(r, header.columns["aliases"]))):
+                claims.setdefault(match_key(alias), set()).add(official)
+    aliases = {}
+    for key, owners in claims.items():
+        aliases[key] = next(iter(owners)) if len(owners) == 1 else "\0ambiguous:" + "、".join(sorted(owners))
+    return aliases, []
+
+
+def write_target_list(path: Path, spec: Spec, periods: Iterable[Period], items: list[dict[str, Any]],
+                      units: list[dict[str, Any]]) -> None:
+    """A target list the coordinator edits in Excel: one target column per period, a 单位 sheet."""
+    names = labels()
+    period_col = next((c for c in spec.prefilled if c.role == "period_target"), None)
+    columns: list[tuple[str, str, float]] = []
+    for col in spec.prefilled:
+        if col is period_col:
+            columns += [(f"period:{p.code}", p.target_label, col.width) for p in periods]
+        else:
+            columns.append((col.key, col.label, col.width))
+    workbook = xlsxwriter.Workbook(str(path))
+    head = workbook.add_format({"bold": True, "border": 1, "align": "center", "valign": "vcenter",
+                                "text_wrap": True, "bg_color": "#DDEBF7"})
+    body = workbook.add_format({"border": 1, "valign": "top", "text_wrap": True})
+    sheet = workbook.add_worksheet(names["items_sheet"])
+    for c, (_, label, width) in enumerate(columns):
+        sheet.set_column(c, c, width)
+        sheet.write_string(0, c, label, head)
+    for r, item in enumerate(items, start=1):
+        for c, (key, _, _) in enumerate(columns):
+            if key.startswith("period:"):
+                value = item.get("targets", {}).get(key.split(":")[1], "")
+            elif key == spec.by_role("units").key:
+                value = "、".join(item.get("units", []))
+            else:
+                value = item.get(key, "")
+            if isinstance(value, int):
+                sheet.write_number(r, c, value, body)
+            else:
+                sheet.write_string(r, c, str(value), body)
+    sheet.freeze_panes(1, 0)
+    sheet.autofilter(0, 0, max(len(items), 1), len(columns) - 1)
+    unit_sheet = workbook.add_worksheet(names["units_sheet"])
+    unit_sheet.set_column(0, 0, 28)
+    unit_sheet.set_column(1, 1, 36)
+    unit_sheet.write_string(0, 0, names["unit_name"], head)
+    unit_sheet.write_string(0, 1, names["unit_aliases"], head)
+    for r, unit in enumerate(units, start=1):
+        unit_sheet.write_string(r, 0, unit["name"], body)
+        unit_sheet.write_string(r, 1, "、".join(unit.get("aliases", [])), body)
+    workbook.close()

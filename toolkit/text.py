@@ -1,0 +1,92 @@
+"""Text normalisation: keys for matching, never for display (what units wrote is shown as written)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Every kind of space a return carries: ASCII, full-width (U+3000), no-break, zero-width, BOM, line breaks.
+_BLANKS = re.compile(r"[\s\u00a0\u1680\u2000-\u200f\u2028\u2029\u202f\u205f\u2060\u3000\ufeff]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Separators between unit names in a 责任单位 cell (outside brackets).
+_UNIT_SEPARATORS = set("、，,；;") | {"\n", "\r", "\t"}
+_OPEN = "（(〈<《[【〔{"
+_CLOSE = "）)〉>》]】〕}"
+
+
+def match_key(value: object) -> str:
+    """A key for comparing labels and names: NFKC (full-width → half-width), no spaces of any kind."""
+    if value is None:
+        return ""
+    return _BLANKS.sub("", unicodedata.normalize("NFKC", str(value)))
+
+
+def cell_text(value: object) -> str:
+    """A cell value as the text a person sees: floats that are whole numbers lose their `.0`."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def has_control_chars(text: str) -> bool:
+    return bool(_CONTROL.search(text))
+
+
+def remove_control_chars(text: str) -> str:
+    return _CONTROL.sub("", text)
+
+
+def paragraphs(text: str) -> list[str]:
+    """The non-empty lines of a cell: a blank line between paragraphs is not content."""
+    return [line.strip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n") if line.strip()]
+
+
+def tidy_multiline(text: str) -> str:
+    """One line break between paragraphs, edges trimmed: how a cell's text is kept."""
+    return "\n".join(paragraphs(text))
+
+
+def split_units(text: str) -> list[str]:
+    """Unit names in a 责任单位 cell, in order, as written; separators inside brackets do not split.
+
+    Separators: 、，,；; line breaks and runs of spaces. A name the page layout broke over two
+    lines (`市人力资源社会` / `保障局`) is rejoined by `join_broken_names`.
+    """
+    names: list[str] = []
+    current: list[str] = []
+    depth = 0
+    for ch in text:
+        if ch in _OPEN:
+            depth += 1
+        elif ch in _CLOSE and depth:
+            depth -= 1
+        if depth == 0 and (ch in _UNIT_SEPARATORS or _BLANKS.fullmatch(ch)):
+            names.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    names.append("".join(current))
+    return [name for name in names if name]
+
+
+# Last characters of a unit's name; a fragment ending otherwise is the first half of a broken name.
+_UNIT_ENDINGS = tuple("局委办部府院会厅室心司行处区县市队所站馆团社校园场台组") + ("中心", "公司")
+
+
+def join_broken_names(names: list[str], known: set[str]) -> list[str]:
+    """Rejoin neighbours that make one unit together (a name the layout broke in two)."""
+    out: list[str] = []
+    for name in names:
+        if out and match_key(out[-1]) not in known:
+            joined = out[-1] + name
+            if match_key(joined) in known or (
+                not out[-1].endswith(_UNIT_ENDINGS) or out[-1].endswith("社会")
+            ):
+                out[-1] = joined
+                continue
+        out.append(name)
+    return out

@@ -1,0 +1,214 @@
+"""A workspace: one folder per campaign with its config, target list, outbox, archive and reports."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import secrets
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from .fileio import write_text
+from .periods import Period, all_periods_of_kind, parse_period
+from .resources import examples_dir, templates_dir
+from .spec import Spec, load_spec, render
+from .targets import TargetList, read_target_list, write_target_list
+
+CONFIG_NAME = "toolkit.toml"
+STATE_DIR = ".toolkit"
+
+
+class WorkspaceError(RuntimeError):
+    """The workspace is missing or its config is unusable; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    data: dict[str, Any]
+
+    def get(self, dotted: str, default: Any = None) -> Any:
+        node: Any = self.data
+        for part in dotted.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return default
+            node = node[part]
+        return node
+
+    def need(self, dotted: str) -> Any:
+        value = self.get(dotted)
+        if value in (None, ""):
+            raise WorkspaceError(f"{self.path}：缺少配置项 {dotted}")
+        return value
+
+
+@dataclass
+class Workspace:
+    root: Path
+    config: Config
+
+    @property
+    def outbox(self) -> Path:
+        return self.root / "outbox"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def state(self) -> Path:
+        return self.root / STATE_DIR
+
+    @property
+    def targets_path(self) -> Path:
+        return self.root / self.config.need("files.targets")
+
+    @property
+    def campaign_id(self) -> str:
+        return str(self.config.need("campaign.id"))
+
+    @functools.cached_property
+    def period(self) -> Period:
+        try:
+            return parse_period(str(self.config.need("campaign.period")))
+        except ValueError as exc:
+            raise WorkspaceError(f"{self.config.path}：campaign.period：{exc}") from exc
+
+    @property
+    def context(self) -> dict[str, Any]:
+        """What every jinja2 label, title and file name can use."""
+        return {
+            "year": int(self.config.need("campaign.year")),
+            "period": self.period,
+            "campaign": self.config.get("campaign.name", ""),
+            "deadline": str(self.config.get("campaign.deadline", "")),
+            "office": self.config.get("coordinator.office", ""),
+        }
+
+    @functools.cached_property
+    def spec(self) -> Spec:
+        overrides = {}
+        if self.config.get("layout.title"):
+            overrides["layout"] = {"title": self.config.get("layout.title")}
+        return load_spec(str(self.config.need("campaign.preset")), self.context, overrides)
+
+    def secret(self) -> bytes:
+        path = self.state / "secret"
+        if not path.is_file():
+            raise WorkspaceError(f"工作区缺少密钥文件 {path}：请勿删除 .toolkit 文件夹；如已丢失，需重新 init 并重新分发。")
+        return path.read_bytes().strip()
+
+    def load_targets(self) -> tuple[TargetList, list]:
+        if not self.targets_path.is_file():
+            raise WorkspaceError(f"找不到目标任务清单 {self.targets_path}：请放入清单，或修改 {CONFIG_NAME} 的 files.targets。")
+        return read_target_list(self.targets_path, self.spec, self.period)
+
+    def file_name(self, key: str, **extra: Any) -> str:
+        return _safe_file_name(render(str(self.config.need(f"files.{key}")), {**self.context, **extra}))
+
+
+def _safe_file_name(name: str) -> str:
+    """A file name Windows accepts too: its forbidden characters become full-width forms."""
+    table = str.maketrans({'<': '＜', '>': '＞', ':': '：', '"': '＂', '/': '／', '\\': '＼', '|': '｜',
+                           '?': '？', '*': '＊'})
+    return name.translate(table).strip(" .")
+
+
+def open_workspace(directory: Path | None) -> Workspace:
+    """The workspace at `directory`, or the one holding the current folder."""
+    start = (directory or Path.cwd()).resolve()
+    candidates = [start] if directory else [start, *start.parents]
+    for folder in candidates:
+        config_path = folder / CONFIG_NAME
+        if config_path.is_file():
+            try:
+                data = tomllib.loads(config_path.read_text(encoding="utf-8-sig"))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                raise WorkspaceError(f"{config_path}：配置文件格式错误：{exc}") from exc
+            return Workspace(folder, Config(config_path, data))
+    where = start if directory else Path.cwd()
+    raise WorkspaceError(f"{where} 不是 toolkit 工作区（没有 {CONFIG_NAME}）：请先运行 toolkit init，或用 -w 指定工作区。")
+
+
+def default_deadline(year: int, period: Period) -> dt.date:
+    """The 15th of the month after the period ends."""
+    month = period.last_month + 1
+    return dt.date(year + (month > 12), (month - 1) % 12 + 1, 15)
+
+
+def init_workspace(directory: Path, *, preset: str = "gov-work-report", year: int | None = None,
+                   period_code: str | None = None, targets: Path | None = None, example: bool = False) -> Workspace:
+    """Create a workspace; refuses a folder that already holds one."""
+    if (directory / CONFIG_NAME).exists():
+        raise WorkspaceError(f"{directory} 已是 toolkit 工作区：不会覆盖。请换一个文件夹，或删除其中的 {CONFIG_NAME}。")
+    example_data: dict[str, Any] = {}
+    if example:
+        example_data = load_example(preset)
+        year = year or example_data["year"]
+        period_code = period_code or example_data["period"]
+    year = year or dt.date.today().year
+    try:
+        period = parse_period(period_code or "Q1")
+    except ValueError as exc:
+        raise WorkspaceError(str(exc)) from exc
+    context = {"year": year, "period": period}
+    spec = load_spec(preset, context)
+    preset_title = _preset_raw(preset)["layout"]["title"]
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(templates_dir()), autoescape=False,
+                             keep_trailing_newline=True)
+    directory.mkdir(parents=True, exist_ok=True)
+    targets_name = targets.name if targets else "目标任务清单.xlsx"
+    config_text = env.get_template("config.toml.j2").render(
+        campaign_id=f"{year}{period.code}-{secrets.token_hex(4)}",
+        name=example_data.get("name") or f"{year}年主要目标任务",
+        year=year, period=period.code, preset=preset, deadline=default_deadline(year, period).isoformat(),
+        office=example_data.get("office", "市政府办公室"), targets=targets_name,
+        template_name="{{ year }}年{{ period.long }}目标任务完成情况-{{ unit }}.xlsx",
+        summary_name="{{ year }}年{{ period.long }}目标任务完成情况汇总表.xlsx",
+        title=preset_title.replace('"', '\\"'),
+    )
+    state = directory / STATE_DIR
+    state.mkdir(exist_ok=True)
+    if not (state / "secret").exists():
+        write_text(state / "secret", secrets.token_hex(32) + "\n")
+    for sub in ("outbox", "inbox", "reports"):
+        (directory / sub).mkdir(exist_ok=True)
+    target_path = directory / targets_name
+    if targets:
+        if targets.resolve() != target_path.resolve():
+            target_path.write_bytes(targets.read_bytes())
+    elif not target_path.exists():
+        write_target_list(target_path, spec, all_periods_of_kind(period), example_data.get("items", []),
+                          example_data.get("units", []))
+    write_text(directory / CONFIG_NAME, config_text)
+    return open_workspace(directory)
+
+
+def _preset_raw(preset: str) -> dict[str, Any]:
+    from .resources import preset_path
+
+    path = Path(preset) if preset.endswith(".toml") else preset_path(preset)
+    with path.open("rb") as handle:
+        return tomllib.load(handle)
+
+
+def example_dir(preset: str) -> Path:
+    return examples_dir() / preset
+
+
+def load_example(preset: str) -> dict[str, Any]:
+    folder = example_dir(preset)
+    if not (folder / "targets.toml").is_file():
+        raise WorkspaceError(f"预设“{preset}”没有附带示例。")
+    with (folder / "targets.toml").open("rb") as handle:
+        data = tomllib.load(handle)
+    return data
+
+
+def load_example_answers(preset: str) -> dict[str, Any]:
+    with (example_dir(preset) / "answers.toml").open("rb") as handle:
+        return tomllib.load(handle)
