@@ -74,7 +74,7 @@ def split_units(text: str) -> list[str]:
 
 
 # Last characters of a unit's name; a fragment ending otherwise is the first half of a broken name.
-_UNIT_ENDINGS = tuple("局委办部府院会厅室心司行处区县市队所站馆团社校园场台组") + ("中心", "公司")
+_UNIT_ENDINGS = (*"局委办部府院会厅室心司行处区县市队所站馆团社校园场台组", "中心", "公司")
 
 
 def join_broken_names(names: list[str], known: set[str]) -> list[str]:
