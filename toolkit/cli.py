@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.table import Table
 
 from . import resources
 from .console import console, err_console, print_findings
@@ -95,6 +98,70 @@ def distribute(workspace: WorkspaceOption = None) -> None:
                          ("已无牵头任务、已删除其填报表", result.removed)):
         if units and (label != "未变" or result.changed or result.new):
             console.print(f"  {label}（{len(units)}）：{'、'.join(units)}")
+
+
+VERDICT_WORDS = {"accepted": "[green]已接收[/green]", "refused": "[red]拒收[/red]", "skipped": "[yellow]跳过[/yellow]"}
+
+
+@app.command()
+@friendly
+def collect(
+    paths: Annotated[list[Path], typer.Argument(help="回报文件、文件夹（含子文件夹）或 .zip 压缩包")],
+    as_json: Annotated[bool, typer.Option("--json", help="每个文件输出一条 JSON 记录")] = False,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="按此时间记为收到（如 2022-04-12T09:30）")] = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """收集回报：识别每个文件属于哪个单位，原样存档并记入台账；同一单位的新回报取代旧的。"""
+    from .collect import collect as run
+
+    ws = open_workspace(workspace)
+    when = None
+    if as_of:
+        try:
+            when = dt.datetime.fromisoformat(as_of)
+        except ValueError:
+            raise WorkspaceError(f"--as-of “{as_of}” 不是有效时间：请写成 2022-04-12 或 2022-04-12T09:30。") from None
+    records = run(ws, paths, when)
+    if as_json:
+        print(json.dumps([r.to_dict() for r in records], ensure_ascii=False, indent=1))
+    else:
+        table = Table(header_style="bold")
+        for label in ("文件", "单位", "结果", "说明"):
+            table.add_column(label, overflow="fold")
+        for r in records:
+            table.add_row(r.file, r.unit, VERDICT_WORDS.get(r.verdict, r.verdict), r.reason)
+        console.print(table)
+        counts = {v: sum(r.verdict == v for r in records) for v in VERDICT_WORDS}
+        console.print(f"共 {len(records)} 个文件：接收 {counts['accepted']}，拒收 {counts['refused']}，"
+                      f"跳过 {counts['skipped']}。下一步：toolkit validate")
+    raise typer.Exit(1 if any(r.verdict == "refused" for r in records) else 0)
+
+
+@app.command()
+@friendly
+def validate(
+    as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出全部问题")] = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """校验每个单位的最新回报；问题清单同时写入 reports/validation.xlsx。退出码：0 无错误，1 有错误，2 无法运行。"""
+    from .report import findings_json, write_findings_xlsx
+    from .validate import validate as run
+
+    ws = open_workspace(workspace)
+    result = run(ws)
+    found = result.findings
+    report_path = ws.reports / "validation.xlsx"
+    write_findings_xlsx(report_path, found, f"{ws.spec.title} 校验结果")
+    errors = sum(f.is_error for f in found)
+    if as_json:
+        print(json.dumps(findings_json(found), ensure_ascii=False, indent=1))
+    else:
+        if found:
+            print_findings(found)
+        console.print(f"已校验 {len(result.returns)} 个单位的回报：错误 {errors}，警告 {len(found) - errors}；"
+                      f"{len(result.not_returned)} 个单位尚未报送（toolkit status 查看）。")
+        console.print(f"问题清单：{report_path}")
+    raise typer.Exit(1 if errors else 0)
 
 
 @app.command()

@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .findings import Finding
+from .report import FINDING_COLUMNS, SEVERITY_WORDS
 
 
 def _safe_streams() -> None:
@@ -21,17 +22,19 @@ _safe_streams()
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
-SEVERITY_WORDS = {"error": "[red]错误[/red]", "warning": "[yellow]警告[/yellow]"}
+STYLES = {"error": "red", "warning": "yellow"}
+TERMINAL_HIDDEN = {"code", "file"}  # too long for a terminal; in --json and the Excel report
 
 
 def findings_table(findings: list[Finding], title: str = "") -> Table:
+    columns = [(attr, label) for attr, label in FINDING_COLUMNS if attr not in TERMINAL_HIDDEN]
     table = Table(title=title or None, show_lines=False, header_style="bold")
-    for label in ("级别", "单位", "序号", "列", "单元格", "说明", "文件"):
+    for _, label in columns:
         table.add_column(label, overflow="fold")
     for f in findings:
-        location = f"{f.sheet}!{f.cell}" if f.sheet and f.cell else f.cell
-        table.add_row(SEVERITY_WORDS.get(f.severity, f.severity), f.unit, f.item, f.column, location, f.message,
-                      f.file.rsplit("/", 1)[-1])
+        cells = [SEVERITY_WORDS.get(f.severity, f.severity) if attr == "severity" else str(getattr(f, attr))
+                 for attr, _ in columns]
+        table.add_row(*cells, style=STYLES.get(f.severity))
     return table
 
 

@@ -124,7 +124,8 @@ def write_manifest(ws: Workspace, issues: list[UnitIssue]) -> None:
         "template": ws.spec.template_version,
         "units": {
             i.unit: {"file": i.file_name, "notice": notice_name(i), "items": list(i.stamp.items),
-                     "fingerprint": i.stamp.fingerprint, "token": i.stamp.token, "co_units": list(i.co_units)}
+                     "fingerprint": i.stamp.fingerprint, "token": i.stamp.token, "co_units": list(i.co_units),
+                     "prefilled": {item.seq: prefilled_values(ws.spec, item) for item in i.items}}
             for i in issues
         },
     }

@@ -6,6 +6,7 @@ rows above the header, a header spread over two merged rows, columns inserted or
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,9 +48,13 @@ class Grid:
         return row, col
 
 
-def read_grids(path: Path) -> list[Grid]:
-    """Every sheet of a workbook; raises python_calamine errors (the caller words them)."""
-    workbook = python_calamine.CalamineWorkbook.from_path(str(path))
+def read_grids(source: Path | bytes) -> list[Grid]:
+    """Every sheet of a workbook, its format told by its bytes, not its name.
+
+    Raises python_calamine's errors; the caller words them for the user.
+    """
+    data = source if isinstance(source, bytes) else source.read_bytes()
+    workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
     grids = []
     try:
         for meta in workbook.sheets_metadata:

@@ -81,7 +81,8 @@ def join_broken_names(names: list[str], known: set[str]) -> list[str]:
     """Rejoin neighbours that make one unit together (a name the layout broke in two)."""
     out: list[str] = []
     for name in names:
-        if out and match_key(out[-1]) not in known:
+        # A name ending in a closing bracket is complete: `各区人民政府〈含开发区、高新区〉`.
+        if out and match_key(out[-1]) not in known and out[-1][-1] not in _CLOSE:
             joined = out[-1] + name
             if match_key(joined) in known or (
                 not out[-1].endswith(_UNIT_ENDINGS) or out[-1].endswith("社会")

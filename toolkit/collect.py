@@ -1,0 +1,186 @@
+"""`toolkit collect`: every file received is archived, identified and recorded in the ledger."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import findings, intake
+from . import stamp as stamps
+from .distribute import read_manifest
+from .fileio import write_bytes
+from .findings import Finding
+from .ledger import ACCEPTED, REFUSED, SKIPPED, Ledger, Receipt
+from .text import match_key
+from .workspace import Workspace
+
+JUNK_NAMES = {"thumbs.db", "desktop.ini", ".ds_store"}
+MAX_MEMBER_BYTES = 100 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One file to collect: where it came from (a path, or `archive.zip!entry`) and its bytes."""
+
+    source: str
+    name: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class CollectRecord:
+    file: str
+    unit: str
+    verdict: str
+    reason: str
+    identified_by: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"file": self.file, "unit": self.unit, "verdict": self.verdict, "reason": self.reason}
+
+
+def zip_member_name(info: zipfile.ZipInfo) -> str:
+    """Entry names are UTF-8 when flagged, else usually GBK (Windows' Chinese zip tools)."""
+    if info.flag_bits & 0x800:
+        return info.filename
+    raw = info.filename.encode("cp437", errors="replace")
+    for encoding in ("utf-8", "gbk"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return info.filename
+
+
+def gather(paths: list[Path]) -> Iterator[Incoming | CollectRecord]:
+    """Files under the given paths (folders recursively, .zip archives opened), in a stable order."""
+    for path in paths:
+        if not path.exists():
+            yield CollectRecord(str(path), "", SKIPPED, "路径不存在")
+            continue
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            if file.name.lower() in JUNK_NAMES:
+                continue
+            try:
+                data = file.read_bytes()
+            except OSError as exc:
+                yield CollectRecord(str(file), "", SKIPPED, f"无法读取：{exc.strerror or exc}（文件可能正在被其他程序占用）")
+                continue
+            if _is_plain_zip(data):
+                yield from _zip_members(file, data)
+            else:
+                yield Incoming(str(file), file.name, data)
+
+
+def _is_plain_zip(data: bytes) -> bool:
+    return intake.sniff(data) == ("other", "zip 压缩包")
+
+
+def _zip_members(file: Path, data: bytes) -> Iterator[Incoming | CollectRecord]:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        yield Incoming(str(file), file.name, data)
+        return
+    with archive:
+        for info in archive.infolist():
+            if info.is_dir():
+                continue
+            name = zip_member_name(info)
+            source = f"{file}!{name}"
+            if info.file_size > MAX_MEMBER_BYTES:
+                yield CollectRecord(source, "", SKIPPED, f"解压后过大（{info.file_size // 1048576} MB）")
+                continue
+            try:
+                member = archive.read(info)
+            except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as exc:
+                yield CollectRecord(source, "", SKIPPED, f"无法从压缩包中取出：{exc}")
+                continue
+            yield Incoming(source, name.replace("\\", "/").rsplit("/", 1)[-1], member)
+
+
+def archive_path(ws: Workspace, sha256: str, fmt: str) -> Path:
+    ext = fmt if fmt in ("xlsx", "xlsm", "xls", "ods") else "bin"
+    return ws.root / "archive" / sha256[:2] / f"{sha256}.{ext}"
+
+
+def identify(ws: Workspace, parsed: intake.Parsed, name: str, manifest: dict) -> tuple[str, str, Finding | None]:
+    """(unit, how it was identified, why it is refused) from the stamp, else from the items and file name."""
+    issued: dict[str, dict] = manifest.get("units", {})
+    values = parsed.stamp
+    if values:
+        if values.get("campaign") != ws.campaign_id:
+            return "", "stamp", findings.make("stamp-other-campaign", found=values.get("campaign", "?"),
+                                              expected=ws.campaign_id)
+        if values.get("period") != ws.period.code:
+            return values.get("unit", ""), "stamp", findings.make(
+                "stamp-other-period", found=values.get("period", "?"), expected=ws.period.code)
+        if not stamps.verify(ws.secret(), values):
+            return "", "stamp", findings.make("stamp-forged")
+        unit = values.get("unit", "")
+        if unit not in issued:
+            return unit, "stamp", findings.make("stamp-unknown-unit", found=unit)
+        return unit, "stamp", None
+    items = {row.seq for row in parsed.table.rows} if parsed.table else set()
+    candidates = [u for u, entry in issued.items() if items & set(entry.get("items", []))]
+    if len(candidates) > 1:
+        by_name = [u for u in candidates if match_key(u) in match_key(name)]
+        candidates = by_name or sorted(candidates, key=lambda u: -len(items & set(issued[u]["items"])))[:1]
+    if not candidates:
+        candidates = [u for u in issued if match_key(u) in match_key(name)]
+    if len(candidates) == 1:
+        return candidates[0], "content", None
+    return "", "content", findings.make("identify-failed", items="、".join(sorted(items, key=int)) or "无")
+
+
+def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None) -> list[CollectRecord]:
+    """Collect every file under `paths`; one record per file, whatever happens to the others."""
+    received_at = (as_of or dt.datetime.now()).isoformat(timespec="seconds")
+    manifest = read_manifest(ws)
+    records: list[CollectRecord] = []
+    with Ledger(ws.state / "ledger.sqlite") as ledger:
+        for incoming in gather(paths):
+            if isinstance(incoming, CollectRecord):
+                records.append(incoming)
+                continue
+            records.append(_collect_one(ws, ledger, manifest, incoming, received_at))
+    return records
+
+
+def _collect_one(ws: Workspace, ledger: Ledger, manifest: dict, incoming: Incoming, received_at: str) -> CollectRecord:
+    sha = hashlib.sha256(incoming.data).hexdigest()
+    fmt, _ = intake.sniff(incoming.data)
+    target = archive_path(ws, sha, fmt)
+    if not target.exists():
+        write_bytes(target, incoming.data)
+    receipt = Receipt(0, sha, received_at, incoming.source, incoming.name, len(incoming.data), fmt, "", SKIPPED, "",
+                      "", str(target.relative_to(ws.root)))
+
+    def done(verdict: str, reason: str, unit: str = "", how: str = "") -> CollectRecord:
+        ledger.record(Receipt(**{**receipt.__dict__, "verdict": verdict, "reason": reason, "unit": unit,
+                                 "identified_by": how}))
+        return CollectRecord(incoming.source, unit, verdict, reason, how)
+
+    if incoming.name.startswith("~$"):
+        return done(SKIPPED, findings.make("file-lock").message)
+    earlier = ledger.find_content(sha)
+    if earlier is not None:
+        reason = findings.make("file-duplicate", first=earlier.file_name, when=earlier.received_at).message
+        return done(SKIPPED, reason, earlier.unit)
+    parsed = intake.parse(incoming.data, ws.spec, incoming.source)
+    if parsed.problem is not None and parsed.stamp is None:
+        verdict = SKIPPED if parsed.problem.code == "file-not-spreadsheet" else REFUSED
+        return done(verdict, parsed.problem.message)
+    unit, how, refusal = identify(ws, parsed, incoming.name, manifest)
+    if refusal is not None:
+        return done(REFUSED, refusal.message, unit, how)
+    if parsed.problem is not None:
+        return done(REFUSED, parsed.problem.message, unit, how)
+    note = "" if how == "stamp" else "无标识页（可能复制到了新工作簿），已按所填事项和文件名识别"
+    return done(ACCEPTED, note, unit, how)

@@ -1,0 +1,214 @@
+"""Reading one returned workbook: its format (from the bytes), its stamp, its table and its contact.
+
+Pure functions of the file's bytes: collect uses them to identify a return, validate to check it.
+Nothing here trusts positions: the header is found by the spec's labels, items by their 序号.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import findings, stamp
+from .findings import Finding, cell_name
+from .sheets import Grid, Header, find_header, read_grids
+from .spec import Spec
+from .targets import normalise_seq
+from .text import cell_text, match_key
+
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def sniff(data: bytes) -> tuple[str, str]:
+    """(format, what it is) from the bytes: xlsx, xlsm, ods, xls, or a kind that is no spreadsheet."""
+    if data.startswith(b"PK\x03\x04") or data.startswith(b"PK\x05\x06"):
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                names = set(archive.namelist())
+                mimetype = archive.read("mimetype").decode("ascii", "replace") if "mimetype" in names else ""
+        except (zipfile.BadZipFile, OSError, ValueError):
+            return "broken", "损坏的压缩包"
+        if "xl/workbook.xml" in names or "xl/workbook.bin" in names:
+            return ("xlsm", "Excel 启用宏的工作簿") if "xl/vbaProject.bin" in names else ("xlsx", "Excel 工作簿")
+        if "spreadsheet" in mimetype:
+            return "ods", "OpenDocument 电子表格"
+        if "word/document.xml" in names or "text" in mimetype:
+            return "other", "Word 文档"
+        if "ppt/presentation.xml" in names:
+            return "other", "PowerPoint 演示文稿"
+        return "other", "zip 压缩包"
+    if data.startswith(OLE_MAGIC):
+        if b"E\x00n\x00c\x00r\x00y\x00p\x00t\x00i\x00o\x00n\x00I\x00n\x00f\x00o" in data[:1 << 20] or \
+           b"E\x00n\x00c\x00r\x00y\x00p\x00t\x00e\x00d\x00P\x00a\x00c\x00k\x00a\x00g\x00e" in data:
+            return "encrypted", "加密的 Office 文件"
+        return "xls", "Excel 97-2003 工作簿"
+    head = data[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith((b"<!doctype html", b"<html", b"<table", b"<meta")) or b"<html" in head[:512]:
+        return "other", "网页文件（HTML），只是扩展名为 .xls"
+    if head.startswith(b"<?xml"):
+        return "other", "XML 文件"
+    if head.startswith(b"%pdf"):
+        return "other", "PDF 文件"
+    if not data:
+        return "other", "空文件"
+    return "other", "文本或未知格式文件"
+
+
+@dataclass
+class ItemRow:
+    """One item's row in a return: values by column key (as text), and where each cell is."""
+
+    seq: str
+    row: int  # 1-based
+    values: dict[str, str]
+    cells: dict[str, str]
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ReturnTable:
+    sheet: str
+    header: Header
+    rows: list[ItemRow]
+    contact: dict[str, tuple[str, str]]  # contact key -> (text, cell)
+    missing_columns: list[str]
+
+
+def read_stamp(grids: list[Grid]) -> dict[str, str] | None:
+    """The stamp's fields, from the stamp sheet (even renamed) if any."""
+    ordered = sorted(grids, key=lambda g: g.name != stamp.SHEET)
+    for grid in ordered:
+        if grid.height and grid.value(0, 0) == stamp.MARKER:
+            return stamp.parse(grid.rows[:20])
+    return None
+
+
+def find_table(grids: list[Grid], spec: Spec) -> ReturnTable | None:
+    """The sheet holding the spec's table: the one whose header names the most of its columns."""
+    matchers = {c.key: (lambda k, c=c: k in c.header_keys()) for c in spec.columns}
+    best: tuple[int, Grid, Header] | None = None
+    for grid in grids:
+        if grid.height and grid.value(0, 0) == stamp.MARKER:
+            continue
+        header = find_header(grid, matchers, spec.by_role("id").key)
+        if header and (best is None or len(header.columns) > best[0]
+                       or (len(header.columns) == best[0] and grid.visibility == "visible"
+                           and best[1].visibility != "visible")):
+            best = (len(header.columns), grid, header)
+    if best is None:
+        return None
+    _, grid, header = best
+    return ReturnTable(
+        sheet=grid.name, header=header, rows=_item_rows(grid, header, spec),
+        contact=_contact(grid, header, spec),
+        missing_columns=[c.key for c in spec.columns if c.key not in header.columns],
+    )
+
+
+def _item_rows(grid: Grid, header: Header, spec: Spec) -> list[ItemRow]:
+    """Rows with a 序号; a row without one right under an item continues it (one row per paragraph).
+
+    Reading stops at a second header row (a table pasted below) or a footnote.
+    """
+    id_key = spec.by_role("id").key
+    header_keys = {k for c in spec.columns for k in c.header_keys()}
+    rows: list[ItemRow] = []
+    for r in range(header.last_row + 1, grid.height):
+        texts = {key: grid.value(r, c) for key, c in header.columns.items()}
+        seq = normalise_seq(texts[id_key])
+        if match_key(texts[id_key]) in header_keys:
+            break  # a second table
+        if not seq:
+            if not any(v not in (None, "") for v in texts.values()):
+                continue
+            first = next(cell_text(v) for v in texts.values() if v not in (None, ""))
+            if first.strip().startswith(("注", "备注", "说明")):
+                break
+            if rows:
+                _continue_row(rows[-1], texts, spec)
+            continue
+        if not seq.isdigit():
+            continue
+        rows.append(ItemRow(
+            seq=seq, row=r + 1,
+            values={k: cell_text(v) for k, v in texts.items()},
+            cells={k: cell_name(r + 1, c + 1) for k, c in header.columns.items()},
+            raw=texts,
+        ))
+    return rows
+
+
+def _continue_row(item: ItemRow, texts: dict[str, Any], spec: Spec) -> None:
+    """A paragraph typed in the next row instead of after a line break: joined to its item."""
+    for col in spec.filled:
+        extra = cell_text(texts.get(col.key)).strip()
+        if extra:
+            item.values[col.key] = f"{item.values.get(col.key, '').rstrip()}\n{extra}".strip("\n")
+
+
+def _contact(grid: Grid, header: Header, spec: Spec) -> dict[str, tuple[str, str]]:
+    """Each contact field's text: the next filled cell right of its label, or text after the label itself."""
+    found: dict[str, tuple[str, str]] = {}
+    labels = {f.key: match_key(f.label).rstrip(":：") for f in spec.contact}
+    for r in range(0, header.first_row):
+        row = [(c, grid.value(r, c)) for c in range(grid.width)]
+        for key, label in labels.items():
+            for c, value in row:
+                text = match_key(value)
+                if not label or not text.startswith(label):
+                    continue
+                rest = text[len(label):].lstrip(":：")  # "联系人：王刚" typed into the label cell
+                cell = cell_name(r + 1, c + 1 if rest else c + 2)
+                if not rest:
+                    for c2 in range(c + 1, grid.width):
+                        candidate = cell_text(grid.value(r, c2)).strip()
+                        if any(match_key(candidate).startswith(x) for x in labels.values() if x):
+                            break
+                        if candidate:
+                            rest, cell = candidate, cell_name(r + 1, c2 + 1)
+                            break
+                found[key] = (rest, cell)
+                break
+    return found
+
+
+@dataclass
+class Parsed:
+    """What collect and validate need of one file."""
+
+    format: str
+    kind: str
+    stamp: dict[str, str] | None = None
+    table: ReturnTable | None = None
+    problem: Finding | None = None  # why the file cannot be used at all
+
+
+def parse(data: bytes, spec: Spec, file: str) -> Parsed:
+    fmt, kind = sniff(data)
+    if fmt == "encrypted":
+        return Parsed(fmt, kind, problem=findings.make("file-password", file=file))
+    if fmt in ("other", "broken"):
+        code = "file-unreadable" if fmt == "broken" else "file-not-spreadsheet"
+        return Parsed(fmt, kind, problem=findings.make(code, kind=kind, reason=kind, file=file))
+    try:
+        grids = read_grids(data)
+    except Exception as exc:  # calamine raises many kinds for broken or hostile files
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        code = "file-password" if "password" in reason.lower() or "encrypt" in reason.lower() else "file-unreadable"
+        return Parsed(fmt, kind, problem=findings.make(code, reason=reason, file=file))
+    parsed = Parsed(fmt, kind, stamp=read_stamp(grids), table=find_table(grids, spec))
+    if parsed.table is None:
+        parsed.problem = findings.make("file-no-table", labels="”“".join(c.label for c in spec.columns[:4]),
+                                       file=file)
+    return parsed
+
+
+def excel_date(serial: float) -> str:
+    """An Excel serial number as the date it stands for (1900 date system)."""
+    try:
+        return (dt.date(1899, 12, 30) + dt.timedelta(days=int(serial))).isoformat()
+    except (OverflowError, ValueError):
+        return ""

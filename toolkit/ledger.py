@@ -1,0 +1,110 @@
+"""The ledger: every file received, when, from where, its hash, its unit and verdict (SQLite in the workspace).
+
+Each file is archived under its content hash *before* its row is committed, and a row is one
+transaction, so a collect killed at any point loses nothing and counts nothing twice.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS receipts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sha256 TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    source TEXT NOT NULL,
+    file_name TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    format TEXT NOT NULL,
+    unit TEXT NOT NULL DEFAULT '',
+    verdict TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    identified_by TEXT NOT NULL DEFAULT '',
+    archive TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS receipts_one_return_per_content ON receipts(sha256) WHERE verdict != 'skipped';
+CREATE INDEX IF NOT EXISTS receipts_by_unit ON receipts(unit, received_at);
+"""
+
+ACCEPTED, REFUSED, SKIPPED = "accepted", "refused", "skipped"
+
+
+@dataclass(frozen=True)
+class Receipt:
+    id: int
+    sha256: str
+    received_at: str
+    source: str
+    file_name: str
+    size: int
+    format: str
+    unit: str
+    verdict: str
+    reason: str
+    identified_by: str
+    archive: str
+
+
+class Ledger:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def find_content(self, sha256: str) -> Receipt | None:
+        """The return (accepted or refused) that already holds these bytes."""
+        row = self.db.execute(
+            "SELECT * FROM receipts WHERE sha256 = ? AND verdict != ? ORDER BY id LIMIT 1", (sha256, SKIPPED)
+        ).fetchone()
+        return Receipt(*row) if row else None
+
+    def record(self, receipt: Receipt) -> Receipt:
+        """Insert one receipt in its own transaction; returns it with its id."""
+        fields = Receipt.__dataclass_fields__.keys() - {"id"}
+        values = {name: getattr(receipt, name) for name in fields}
+        with closing(self.db.cursor()) as cursor:
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                cursor.execute(
+                    f"INSERT INTO receipts ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
+                    list(values.values()),
+                )
+                cursor.execute("COMMIT")
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                raise
+            new_id = cursor.lastrowid or 0
+        return Receipt(**{**values, "id": new_id})
+
+    def all(self) -> list[Receipt]:
+        return [Receipt(*row) for row in self.db.execute("SELECT * FROM receipts ORDER BY id")]
+
+    def current_returns(self) -> dict[str, Receipt]:
+        """Each unit's latest accepted return (by when it was collected, then by order of arrival)."""
+        current: dict[str, Receipt] = {}
+        for row in self.db.execute(
+            "SELECT * FROM receipts WHERE verdict = ? ORDER BY received_at, id", (ACCEPTED,)
+        ):
+            receipt = Receipt(*row)
+            current[receipt.unit] = receipt
+        return current
+
+    def versions(self, unit: str) -> list[Receipt]:
+        return [Receipt(*row) for row in self.db.execute(
+            "SELECT * FROM receipts WHERE verdict = ? AND unit = ? ORDER BY received_at, id", (ACCEPTED, unit))]

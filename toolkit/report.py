@@ -1,0 +1,48 @@
+"""Views of a findings list: JSON records and the Excel report (the terminal table is in console.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import xlsxwriter
+
+from .fileio import atomic_path
+from .findings import Finding
+
+# (attribute, Chinese heading): the columns every view of findings shows, in this order.
+FINDING_COLUMNS = [("severity", "级别"), ("unit", "单位"), ("item", "序号"), ("column", "列"), ("sheet", "工作表"),
+                   ("cell", "单元格"), ("message", "说明"), ("file", "文件"), ("code", "代码")]
+SEVERITY_WORDS = {"error": "错误", "warning": "警告"}
+JSON_KEYS = ("code", "severity", "unit", "item", "column", "cell", "file", "message")
+
+
+def findings_json(items: list[Finding]) -> list[dict[str, str]]:
+    return [{key: getattr(f, key) for key in JSON_KEYS} for f in items]
+
+
+def write_findings_xlsx(path: Path, items: list[Finding], title: str) -> None:
+    """One row per finding, autofilter on, errors first within each unit as listed."""
+    with atomic_path(path) as tmp:
+        workbook = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_numbers": False,
+                                                  "strings_to_urls": False})
+        sheet = workbook.add_worksheet("校验结果")
+        head = workbook.add_format({"bold": True, "border": 1, "bg_color": "#D9D9D9", "text_wrap": True,
+                                    "valign": "vcenter", "align": "center"})
+        body = workbook.add_format({"border": 1, "text_wrap": True, "valign": "top"})
+        error = workbook.add_format({"border": 1, "valign": "top", "font_color": "#C00000", "bold": True})
+        widths = {"message": 60, "file": 30, "unit": 18, "code": 18, "column": 14}
+        sheet.merge_range(0, 0, 0, len(FINDING_COLUMNS) - 1, title,
+                          workbook.add_format({"bold": True, "font_size": 14, "align": "center"}))
+        for c, (attr, label) in enumerate(FINDING_COLUMNS):
+            sheet.set_column(c, c, widths.get(attr, 9))
+            sheet.write_string(1, c, label, head)
+        for r, finding in enumerate(items, start=2):
+            for c, (attr, _) in enumerate(FINDING_COLUMNS):
+                value = getattr(finding, attr)
+                if attr == "severity":
+                    sheet.write_string(r, c, SEVERITY_WORDS.get(value, value), error if finding.is_error else body)
+                else:
+                    sheet.write_string(r, c, str(value), body)
+        sheet.autofilter(1, 0, max(len(items) + 1, 2), len(FINDING_COLUMNS) - 1)
+        sheet.freeze_panes(2, 0)
+        workbook.close()

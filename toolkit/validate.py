@@ -1,0 +1,190 @@
+"""`toolkit validate`: each unit's current return checked against the spec and what was issued to it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import findings, intake
+from .findings import Finding
+from .ledger import Ledger, Receipt
+from .spec import Column, Spec
+from .targets import seq_key
+from .text import has_control_chars, match_key, remove_control_chars, split_units, tidy_multiline
+from .workspace import Workspace
+
+
+@dataclass
+class CheckedReturn:
+    """A return as checked: its findings, and its answers cleaned for the summary."""
+
+    unit: str
+    file: str
+    received_at: str
+    findings: list[Finding] = field(default_factory=list)
+    answers: dict[str, dict[str, str]] = field(default_factory=dict)  # 序号 -> column key -> text
+    contact: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> int:
+        return sum(f.is_error for f in self.findings)
+
+    @property
+    def warnings(self) -> int:
+        return sum(not f.is_error for f in self.findings)
+
+
+@dataclass
+class ValidationResult:
+    returns: dict[str, CheckedReturn]
+    not_returned: list[str]
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for r in self.returns.values() for f in r.findings]
+
+
+def check_value(spec: Spec, col: Column, raw: object, text: str, at: dict) -> tuple[str, list[Finding]]:
+    """One filled cell: its cleaned text and what is wrong with it."""
+    out: list[Finding] = []
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool) and col.type == "text" and 20000 < raw < 80000:
+        out.append(findings.make("date-serial", value=text, as_date=intake.excel_date(float(raw)), **at))
+    elif isinstance(raw, (dt.date, dt.datetime)) and col.type == "text":
+        text = raw.strftime("%Y-%m-%d")
+        out.append(findings.make("date-serial", value=text, as_date=text, **at))
+    if has_control_chars(text):
+        text = remove_control_chars(text)
+        out.append(findings.make("control-chars", **at))
+    text = tidy_multiline(text)
+    if not text:
+        if col.required:
+            out.append(findings.make("value-required", **at))
+        return text, out
+    if col.type == "choice":
+        choice = col.canonical_choice(text)
+        if choice is None:
+            if match_key(text) in {match_key(w) for w in col.ambiguous_words}:
+                detail = spec.render_message(col.ambiguous_message, value=text, **at)
+                out.append(findings.make("choice-ambiguous", detail=detail, value=text, **at))
+            else:
+                out.append(findings.make("choice-invalid", value=text, choices="、".join(col.choices), **at))
+        elif match_key(choice) != match_key(text):
+            out.append(findings.make("choice-synonym", value=text, choice=choice, **at))
+            text = choice
+        else:
+            text = choice
+    return text, out
+
+
+def check_rules(spec: Spec, answers: dict[str, str], cells: dict[str, str], where: dict) -> list[Finding]:
+    out = []
+    for rule in spec.rules:
+        if answers.get(rule.when_column, "") != rule.when_equals:
+            continue
+        value = answers.get(rule.then_column, "")
+        key = match_key(value)
+        broken = (rule.required and not key) or (key and key in {match_key(x) for x in rule.not_in})
+        if rule.empty_or_in is not None and key and key not in {match_key(x) for x in rule.empty_or_in}:
+            broken = True
+        if broken:
+            column = spec.column(rule.then_column).label
+            at = {**where, "column": column, "cell": cells.get(rule.then_column, "")}
+            message = spec.render_message(rule.message, value=value, **at)
+            out.append(findings.make(rule.code, severity=rule.severity, template=message, value=value, **at))
+    return out
+
+
+def check_return(spec: Spec, table: intake.ReturnTable, unit: str, issued: dict[str, dict[str, str]],
+                 file: str) -> CheckedReturn:
+    """Every check of one return; pure: the same table and issue give the same findings."""
+    result = CheckedReturn(unit=unit, file=file, received_at="")
+    base = {"unit": unit, "file": file, "sheet": table.sheet}
+    for key in table.missing_columns:
+        result.findings.append(findings.make("header-incomplete", column=spec.column(key).label, **base))
+    issued_by_seq = issued  # 序号 -> prefilled column key -> text, as written into the template
+    seen: dict[str, list[int]] = {}
+    for row in table.rows:
+        seen.setdefault(row.seq, []).append(row.row)
+    for row in table.rows:
+        at = {**base, "item": row.seq}
+        if row.seq not in issued_by_seq:
+            result.findings.append(findings.make("item-foreign", cell=row.cells[spec.by_role("id").key],
+                                                 column=spec.by_role("id").label, **at))
+            continue
+        if len(seen[row.seq]) > 1:
+            if row.row != seen[row.seq][0]:
+                continue
+            result.findings.append(findings.make(
+                "item-duplicate", count=len(seen[row.seq]), rows="、".join(map(str, seen[row.seq])),
+                cell=row.cells[spec.by_role("id").key], column=spec.by_role("id").label, **at))
+        prefilled = issued_by_seq[row.seq]
+        answers: dict[str, str] = {}
+        for col in spec.columns:
+            if col.key not in row.values:
+                continue
+            cell_at = {**at, "column": col.label, "cell": row.cells[col.key]}
+            if col.prefilled:
+                result.findings += _check_prefilled(col, prefilled.get(col.key, ""), row.values[col.key], cell_at)
+                continue
+            answers[col.key], problems = check_value(spec, col, row.raw.get(col.key), row.values[col.key], cell_at)
+            result.findings += problems
+        result.findings += check_rules(spec, answers, row.cells, at)
+        result.answers[row.seq] = answers
+    for seq in sorted(set(issued_by_seq) - set(seen), key=seq_key):
+        result.findings.append(findings.make("item-missing", item=seq, **base))
+    for field_ in spec.contact:
+        text, cell = table.contact.get(field_.key, ("", ""))
+        result.contact[field_.key] = text.strip()
+        if field_.required and not text.strip():
+            result.findings.append(findings.make("contact-missing", column=field_.label.rstrip(":："), cell=cell,
+                                                 **base))
+    result.findings.sort(key=lambda f: (seq_key(f.item) if f.item else (-1, ""), f.cell))
+    return result
+
+
+def _check_prefilled(col: Column, issued_text: str, returned: str, at: dict) -> list[Finding]:
+    """Prefilled text is the coordinator's: any change of its words (not its spacing) is an error."""
+    if col.role == "units":
+        issued_units = [match_key(u) for u in split_units(issued_text)]
+        same = [match_key(u) for u in split_units(returned)] == issued_units or \
+            match_key(returned) == "".join(issued_units)
+        issued_text = "、".join(split_units(issued_text))
+    else:
+        same = match_key(returned) == match_key(issued_text)
+    if same:
+        return []
+    return [findings.make("prefilled-changed", issued=_short(issued_text), returned=_short(returned), **at)]
+
+
+def _short(text: str, limit: int = 60) -> str:
+    text = text.replace("\n", " ")
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def validate(ws: Workspace) -> ValidationResult:
+    """Check the current return of every unit that has one."""
+    from .distribute import read_manifest
+
+    issued_units: dict[str, dict] = read_manifest(ws).get("units", {})
+    with Ledger(ws.state / "ledger.sqlite") as ledger:
+        current = ledger.current_returns()
+    returns = {}
+    for unit, receipt in sorted(current.items(), key=lambda kv: list(issued_units).index(kv[0])
+                                if kv[0] in issued_units else 10**6):
+        returns[unit] = check_receipt(ws, receipt, issued_units.get(unit, {}))
+    not_returned = [u for u in issued_units if u not in current]
+    return ValidationResult(returns, not_returned)
+
+
+def check_receipt(ws: Workspace, receipt: Receipt, issued: dict) -> CheckedReturn:
+    data = (ws.root / receipt.archive).read_bytes()
+    parsed = intake.parse(data, ws.spec, receipt.source)
+    display = Path(receipt.source).name if "!" not in receipt.source else receipt.source.rsplit("/", 1)[-1]
+    if parsed.table is None:
+        checked = CheckedReturn(receipt.unit, display, receipt.received_at)
+        checked.findings.append(parsed.problem or findings.make("file-no-table", file=display))
+        return checked
+    checked = check_return(ws.spec, parsed.table, receipt.unit, issued.get("prefilled", {}), display)
+    checked.received_at = receipt.received_at
+    return checked
