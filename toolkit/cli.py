@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 from . import resources
-from .console import console, err_console, print_findings
+from .console import VERDICT_WORDS, console, err_console, print_findings
 from .fileio import OutputError
 from .periods import parse_period
 from .spec import SpecError, load_spec
@@ -98,9 +98,6 @@ def distribute(workspace: WorkspaceOption = None) -> None:
                          ("已无牵头任务、已删除其填报表", result.removed)):
         if units and (label != "未变" or result.changed or result.new):
             console.print(f"  {label}（{len(units)}）：{'、'.join(units)}")
-
-
-VERDICT_WORDS = {"accepted": "[green]已接收[/green]", "refused": "[red]拒收[/red]", "skipped": "[yellow]跳过[/yellow]"}
 
 
 @app.command()

@@ -22,6 +22,7 @@ _safe_streams()
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
+VERDICT_WORDS = {"accepted": "[green]已接收[/green]", "refused": "[red]拒收[/red]", "skipped": "[yellow]跳过[/yellow]"}
 STYLES = {"error": "red", "warning": "yellow"}
 TERMINAL_HIDDEN = {"code", "file"}  # too long for a terminal; in --json and the Excel report
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import openpyxl
 
-from .console import console
+from .console import VERDICT_WORDS, console
 from .spec import Spec
 from .targets import normalise_seq
 from .text import match_key
@@ -76,4 +76,24 @@ def run_demo(directory: Path, preset: str = "gov-work-report") -> int:
         out = inbox / f"{Path(issue.file_name).stem}（已填）.xlsx"
         fill_template(ws.outbox / issue.file_name, out, ws.spec, unit_answers["items"], unit_answers["contact"])
     console.print(f"{len(list(inbox.glob('*.xlsx')))} 份回报：{inbox}")
+
+    console.rule("4. toolkit collect inbox")
+    from .collect import collect
+
+    records = collect(ws, [inbox])
+    for record in records:
+        console.print(f"  {record.unit or '（未识别）'}：{VERDICT_WORDS[record.verdict]} {record.reason}")
+
+    console.rule("5. toolkit validate")
+    from .console import print_findings
+    from .report import write_findings_xlsx
+    from .validate import validate
+
+    checked = validate(ws)
+    report = ws.reports / "validation.xlsx"
+    write_findings_xlsx(report, checked.findings, f"{ws.spec.title} 校验结果")
+    if checked.findings:
+        print_findings(checked.findings)
+    errors = sum(f.is_error for f in checked.findings)
+    console.print(f"错误 {errors}，警告 {len(checked.findings) - errors}；问题清单：{report}")
     return 0
