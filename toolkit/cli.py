@@ -163,6 +163,46 @@ def validate(
 
 @app.command()
 @friendly
+def merge(
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="汇总表文件（默认写入 reports/）")] = None,
+    allow_missing: Annotated[bool, typer.Option(
+        "--allow-missing", help="有单位未报送或回报有错误时仍然汇总，相关事项标注“未报送”或“待核实”")] = False,
+    group_by: Annotated[str | None, typer.Option("--group-by", help="按 leader（分管领导）或 unit（牵头单位）分组")] = None,
+    pdf: Annotated[bool, typer.Option("--pdf", help="同时用 LibreOffice 导出 PDF")] = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """汇总为正式汇总表（按序号排列）。退出码：0 完整汇总，1 未汇总（有单位未报送或回报有错误），3 已带标注汇总。"""
+    from .merge import REFUSED, merge as run
+
+    if group_by not in (None, "leader", "unit"):
+        raise WorkspaceError(f"--group-by 只能是 leader 或 unit，而不是“{group_by}”。")
+    ws = open_workspace(workspace)
+    result = run(ws, output, allow_missing=allow_missing, group_by=group_by)
+    if result.missing:
+        console.print(f"[yellow]未报送（{len(result.missing)}）：[/yellow]{'、'.join(result.missing)}")
+    if result.with_errors:
+        listed = "、".join(f"{u}（{n}个错误）" for u, n in result.with_errors.items())
+        console.print(f"[yellow]回报有错误：[/yellow]{listed}（toolkit validate 查看原因）")
+    if result.outcome == REFUSED:
+        console.print("[red]未生成汇总表。[/red]请催报或退回修改后重新 collect；"
+                      "如需先出一版，请加 --allow-missing（相关事项将标注“未报送”或“待核实”）。")
+        raise typer.Exit(REFUSED)
+    console.print(f"汇总表：{result.path}（{len(result.rows)} 项）")
+    if pdf and result.path:
+        from .office import OfficeError
+        from .summary import export_pdf
+
+        try:
+            pdf_path = export_pdf(result.path, result.path.parent)
+        except OfficeError as exc:
+            err_console.print(f"[red]PDF 未生成：[/red]{exc}")
+            raise typer.Exit(2) from None
+        console.print(f"PDF：{pdf_path}")
+    raise typer.Exit(result.outcome)
+
+
+@app.command()
+@friendly
 def presets() -> None:
     """列出可用的版式预设。"""
     for name in resources.preset_names():

@@ -138,13 +138,20 @@ def render_notice(ws: Workspace, issue: UnitIssue) -> str:
     return env.get_template("notice.txt.j2").render(
         **ws.context, unit=issue.unit, title=ws.spec.title, items=[i.seq for i in issue.items],
         file_name=issue.file_name, co_units=issue.co_units,
-        contact=ws.config.get("coordinator.contact", ""), phone=ws.config.get("coordinator.phone", ""),
-        date=chinese_date(dt.date.today()),
+        contact_line=ws.coordinator_line(), date=chinese_date(dt.date.today()),
+        deadline_words=_deadline_words(ws.context["deadline"]),
     )
 
 
 def chinese_date(day: dt.date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
+
+
+def _deadline_words(deadline: str) -> str:
+    try:
+        return chinese_date(dt.date.fromisoformat(deadline))
+    except ValueError:
+        return deadline
 
 
 def input_message(spec: Spec, col: Column) -> str:

@@ -127,9 +127,9 @@ def read_target_list(path: Path, spec: Spec, period: Period) -> tuple[TargetList
     for r, values in raw_rows:
         seq = normalise_seq(values[id_col.key])
         at = {"sheet": grid.name, **where}
+        if _looks_like_footnote(values):  # 注：… under the table, in the 序号 column or any other
+            continue
         if not seq:
-            if _looks_like_footnote(values):
-                continue
             problems.append(findings.make("targets-seq-missing", row=r + 1,
                                           cell=cell_name(r + 1, header.columns[id_col.key] + 1), **at))
             continue

@@ -107,6 +107,12 @@ class Workspace:
             raise WorkspaceError(f"找不到目标任务清单 {self.targets_path}：请放入清单，或修改 {CONFIG_NAME} 的 files.targets。")
         return read_target_list(self.targets_path, self.spec, self.period)
 
+    def coordinator_line(self) -> str:
+        """The coordinator's contact in the spec's contact labels, e.g. 联系人：张三  联系方式：1234567."""
+        parts = [f"{f.label}{self.config.get(f'coordinator.{f.key}', '')}" for f in self.spec.contact
+                 if self.config.get(f"coordinator.{f.key}")]
+        return "    ".join(parts)
+
     def file_name(self, key: str, **extra: Any) -> str:
         return _safe_file_name(render(str(self.config.need(f"files.{key}")), {**self.context, **extra}))
 

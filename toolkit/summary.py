@@ -1,0 +1,593 @@
+"""The official summary workbook (汇总表): the seed's table with every unit's rows, a 统计 sheet, a 联系人 sheet.
+
+This module knows nothing of how returns are collected: the caller gives one `SummaryRow` per item
+in 序号 order (prefilled texts from the target list, filled texts from the unit's current return,
+and whether the unit returned at all) and one `UnitContact` per return.
+
+Sheet 1 (labels.toml [summary].sheet), top to bottom:
+    title (spec.title, merged across)            方正小标宋简体 二号 (22 pt), centred
+    coordinator's line (merged across)           body font, left
+    missing line, when given (merged across)     body font, bold: how many units are missing / unverified
+    header row (spec labels, spec order)         黑体 12 pt bold, repeated on every printed page, panes frozen below
+    item rows (or subtitle rows + item rows)     仿宋_GB2312 12 pt, thin borders, wrapped
+    footnote (spec.footnote, merged across)
+
+Row heights: Excel does not grow a row with wrapped text by itself (and LibreOffice does not when the
+height is stored), so every row gets an explicit height, by the rule of `toolkit.layout.row_height`:
+a column `width` holds `(width - 1) * 11 / pt` half-width characters per line (a CJK character
+counts two), each paragraph takes ceil(its width / that) lines, a line takes `pt * 1.3` points plus
+4 points of padding, the tallest cell sets the row, capped at Excel's 409 points. A merged row
+(title, lines, subtitles, footnote) is measured against the sum of its columns' widths.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import re
+import shutil
+import tempfile
+import tomllib
+import zipfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import xlsxwriter
+from xlsxwriter.utility import xl_rowcol_to_cell
+
+from .layout import MAX_ROW_PT, PADDING_PT, line_count
+from .office import convert
+from .resources import templates_dir
+from .spec import Column, Spec, render
+from .targets import Item
+
+STATES = ("ok", "missing", "unverified")
+GROUPS = ("leader", "unit")
+PAPERS = {"A3": 8, "A4": 9, "A5": 11, "B4": 12, "B5": 13}
+CM_PER_INCH = 2.54
+# Leader names are split on these only: never on spaces (two-character names are padded: 沈　昱).
+_LEADER_SEPARATORS = re.compile(r"[、，,；;\n]+")
+
+
+@functools.cache
+def labels() -> dict[str, Any]:
+    with (templates_dir() / "labels.toml").open("rb") as handle:
+        return tomllib.load(handle)["summary"]
+
+
+class SummaryError(ValueError):
+    """Unusable input to the summary (a style key, a row state); the message says what is allowed."""
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    item: Item  # from the target list: prefilled columns come from here
+    filled: dict[str, str]  # column key -> text the unit returned (spec.filled columns); empty when none
+    state: str = "ok"  # "ok" | "missing" (未报送) | "unverified" (its return has errors: 待核实)
+
+
+@dataclass(frozen=True)
+class UnitContact:
+    unit: str
+    values: dict[str, str]  # spec.contact field key -> text
+    received: str  # when the return was received, e.g. "2022-04-12 09:30"
+    file: str  # the returned file's name
+
+
+@dataclass(frozen=True)
+class SummaryStyle:
+    """Fonts, paper and margins of the summary; defaults per GB/T 9704 practice (BRIEF §5)."""
+
+    title_font: str = "方正小标宋简体"
+    title_pt: float = 22  # 二号
+    header_font: str = "黑体"
+    header_pt: float = 12  # 小四
+    header_bold: bool = True
+    header_fill: str = ""  # e.g. "#D9D9D9"; empty = no shading, as printed documents have
+    body_font: str = "仿宋_GB2312"
+    body_pt: float = 12  # 小四
+    footer_font: str = "宋体"
+    footer_pt: float = 14  # 四号
+    page_number: str = "— &P —"  # Excel header/footer codes: &P page, &N pages
+    paper: str = "A3"
+    landscape: bool = True
+    fit_width: int = 1  # pages wide (0: print at 100 %)
+    margin_left_cm: float = 1.8
+    margin_right_cm: float = 1.8
+    margin_top_cm: float = 2.0
+    margin_bottom_cm: float = 2.2
+    footer_cm: float = 1.0  # from the paper's bottom edge to the page number
+    line_spacing: float = 1.5  # a line's height / font size: LibreOffice's CJK fonts need 1.5 (layout's 1.3 clips there)
+
+    @classmethod
+    def from_config(cls, data: Mapping[str, Any] | None) -> SummaryStyle:
+        """A style from the workspace config's [summary] table; unknown keys and wrong types are refused."""
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        values: dict[str, Any] = {}
+        for key, value in (data or {}).items():
+            if key not in fields:
+                raise SummaryError(f"配置 [summary] 中没有“{key}”这一项：可用的有 {'、'.join(fields)}。")
+            default = fields[key].default
+            if isinstance(default, bool):
+                ok = isinstance(value, bool)
+                want = "true 或 false"
+            elif isinstance(default, int | float):
+                ok = isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+                want = "不小于 0 的数字"
+            else:
+                ok = isinstance(value, str)
+                want = "文字（加引号）"
+            if not ok:
+                raise SummaryError(f"配置 [summary] 的 {key} = {value!r} 不可用：应为{want}。")
+            if isinstance(default, int) and not isinstance(default, bool):
+                if value != int(value):
+                    raise SummaryError(f"配置 [summary] 的 {key} = {value!r} 不可用：应为整数。")
+                value = int(value)
+            values[key] = value
+        if "paper" in values and values["paper"].upper() not in PAPERS:
+            raise SummaryError(f"配置 [summary] 的 paper = “{values['paper']}” 不可用：可用的有 {'、'.join(PAPERS)}。")
+        for key in ("title_pt", "header_pt", "body_pt", "footer_pt"):
+            if key in values and not 6 <= values[key] <= 72:
+                raise SummaryError(f"配置 [summary] 的 {key} = {values[key]} 不可用：字号应在 6 到 72 磅之间。")
+        return cls(**values)
+
+    @property
+    def paper_code(self) -> int:
+        return PAPERS[self.paper.upper()]
+
+    def footer(self) -> str:
+        """The footer codes: the page number centred in the footer font (&"宋体,常规"&14— &P —)."""
+        size = f"{self.footer_pt:g}"
+        return f'&C&"{self.footer_font},常规"&{size}{self.page_number}'
+
+
+@dataclass
+class Tally:
+    """One line of the 统计 sheet: a lead unit's or a leader's items, by status."""
+
+    name: str
+    items: int = 0
+    by_choice: dict[str, int] = field(default_factory=dict)  # 完成 / 未完成 (the status column's choices)
+    missing: int = 0
+    unverified: int = 0
+
+    @property
+    def done(self) -> int:
+        return next(iter(self.by_choice.values()), 0)
+
+    @property
+    def rate(self) -> float | None:
+        return self.done / self.items if self.items else None
+
+
+# --- what goes where ---------------------------------------------------------------------------------------
+
+def status_column(spec: Spec) -> Column | None:
+    """The column that says whether an item is done: the first filled choice column, else the one keyed status."""
+    chosen = next((c for c in spec.filled if c.type == "choice" and c.choices), None)
+    if chosen is None:
+        chosen = next((c for c in spec.columns if c.key == "status"), None)
+    return chosen
+
+
+def cell_values(spec: Spec, row: SummaryRow) -> dict[str, str]:
+    """Every column's text for one item: prefilled from the target list, filled from the return, markers."""
+    if row.state not in STATES:
+        raise SummaryError(f"第{row.item.seq}项的状态“{row.state}”不可用：可用的有 {'、'.join(STATES)}。")
+    values: dict[str, str] = {}
+    for col in spec.columns:
+        if col.role == "id":
+            values[col.key] = row.item.seq
+        elif col.role == "units":
+            values[col.key] = "\n".join(row.item.units)
+        elif col.prefilled:
+            values[col.key] = row.item.values.get(col.key, "")
+        elif row.state == "missing":
+            values[col.key] = ""
+        else:
+            values[col.key] = row.filled.get(col.key, "")
+    status = status_column(spec)
+    if status is not None and row.state != "ok":
+        values[status.key] = labels()[row.state]
+    return values
+
+
+def leader_of(spec: Spec, item: Item) -> str:
+    leader = next((c for c in spec.columns if c.role == "leader"), None)
+    return item.values.get(leader.key, "").strip() if leader else ""
+
+
+def groups(spec: Spec, rows: list[SummaryRow], group_by: str | None) -> list[tuple[str | None, list[SummaryRow]]]:
+    """Rows in blocks: one block without a title, or one per leader / lead unit in order of first appearance."""
+    if group_by is None:
+        return [(None, list(rows))]
+    if group_by not in GROUPS:
+        raise SummaryError(f"分组方式“{group_by}”不可用：可用的有 leader（按分管领导）、unit（按牵头单位）。")
+    blocks: dict[str, list[SummaryRow]] = {}
+    for row in rows:
+        name = row.item.lead if group_by == "unit" else leader_of(spec, row.item)
+        blocks.setdefault(name, []).append(row)
+    names = labels()
+    if group_by == "unit":
+        label = names["group_unit_label"]
+    else:
+        leader = next((c for c in spec.columns if c.role == "leader"), None)
+        if leader is None:
+            raise SummaryError("本预设没有“分管领导”列（role = leader），不能按分管领导分组：请用 unit。")
+        label = leader.label
+    return [(render(names["group_title"], {"label": label, "value": name or names["group_empty"],
+                                           "count": len(block)}), block)
+            for name, block in blocks.items()]
+
+
+def missing_line(spec: Spec, rows: Iterable[SummaryRow]) -> str:
+    """The line under the title when items are marked (“N个单位未报送（…）…”); empty when none is."""
+    missing: dict[str, int] = {}
+    unverified: dict[str, int] = {}
+    for row in rows:
+        if row.state == "missing":
+            missing[row.item.lead] = missing.get(row.item.lead, 0) + 1
+        elif row.state == "unverified":
+            unverified[row.item.lead] = unverified.get(row.item.lead, 0) + 1
+    if not missing and not unverified:
+        return ""
+    status = status_column(spec)
+    names = labels()
+    return render(names["missing_line"], {
+        "missing": list(missing), "missing_items": sum(missing.values()),
+        "unverified": list(unverified), "unverified_items": sum(unverified.values()),
+        "status": status.label if status else "", "missing_marker": names["missing"],
+        "unverified_marker": names["unverified"],
+    })
+
+
+def coordinator_line(office: str = "", contact: str = "", phone: str = "") -> str:
+    """“填报单位：…　　联系人：…　　联系电话：…”, leaving out the empty parts."""
+    names = labels()
+    parts = [render(names[f"coordinator_{key}"], {"value": value.strip()})
+             for key, value in (("office", office), ("contact", contact), ("phone", phone)) if value.strip()]
+    return names["coordinator_separator"].join(parts)
+
+
+def tally(spec: Spec, rows: Iterable[SummaryRow], by: str) -> tuple[list[Tally], Tally]:
+    """Counts per lead unit (by="unit") or per leader (by="leader", each of an item's leaders), and the total.
+
+    An item of an unreturned unit counts as missing, of a return with errors as unverified; otherwise
+    under its status value (values are canonical after validation; any other value counts as unverified).
+    """
+    status = status_column(spec)
+    choices = status.choices if status else ()
+    names = labels()
+    lines: dict[str, Tally] = {}
+    total = Tally(names["stats"]["total"], by_choice=dict.fromkeys(choices, 0))
+
+    def add(line: Tally, row: SummaryRow) -> None:
+        line.items += 1
+        value = row.filled.get(status.key, "").strip() if status else ""
+        if row.state == "missing":
+            line.missing += 1
+        elif row.state == "unverified" or value not in line.by_choice:
+            line.unverified += 1
+        else:
+            line.by_choice[value] += 1
+
+    for row in rows:
+        if by == "unit":
+            keys = [row.item.lead]
+        else:
+            keys = [n.strip() for n in _LEADER_SEPARATORS.split(leader_of(spec, row.item)) if n.strip()]
+            keys = keys or [names["group_empty"]]
+        for key in dict.fromkeys(keys):
+            add(lines.setdefault(key, Tally(key, by_choice=dict.fromkeys(choices, 0))), row)
+        add(total, row)
+    return list(lines.values()), total
+
+
+def row_height(cells: list[tuple[str, float]], font_pt: float, style: SummaryStyle, minimum_lines: int = 1) -> float:
+    """Points for a row whose cells are (text, column width): layout's line rule, the style's line spacing."""
+    lines = max([minimum_lines, *(line_count(t, w, font_pt) for t, w in cells if t)])
+    return min(MAX_ROW_PT, round(lines * font_pt * style.line_spacing + PADDING_PT, 1))
+
+
+def _item_height(spec: Spec, values: dict[str, str], style: SummaryStyle) -> float | None:
+    return row_height([(values[c.key], c.width) for c in spec.columns], style.body_pt, style)
+
+
+# --- writing ---------------------------------------------------------------------------------------------------
+
+class _Formats:
+    """The workbook's cell formats, made once from the style."""
+
+    def __init__(self, workbook: Any, spec: Spec, style: SummaryStyle) -> None:
+        body = {"font_name": style.body_font, "font_size": style.body_pt, "text_wrap": True, "valign": "vcenter"}
+        self.body_base = body
+        self.title = workbook.add_format({"font_name": style.title_font, "font_size": style.title_pt,
+                                          "align": "center", "valign": "vcenter", "text_wrap": True})
+        self.line = workbook.add_format({**body, "align": "left"})
+        self.line_bold = workbook.add_format({**body, "align": "left", "bold": True})
+        header = {"font_name": style.header_font, "font_size": style.header_pt, "bold": style.header_bold,
+                  "align": "center", "valign": "vcenter", "text_wrap": True, "border": 1}
+        if style.header_fill:
+            header["bg_color"] = style.header_fill
+        self.header = workbook.add_format(header)
+        self.group = workbook.add_format({**body, "bold": True, "align": "left", "border": 1})
+        self.note = workbook.add_format({**body, "align": "left", "valign": "top"})
+        self.cells: dict[tuple[str, bool], Any] = {}
+        for col in spec.columns:
+            for marked in (False, True):
+                self.cells[(col.key, marked)] = workbook.add_format({
+                    **body, "border": 1, "align": "center" if marked else col.align, "bold": marked,
+                })
+        self.text = workbook.add_format({**body, "border": 1, "align": "left"})
+        self.text_center = workbook.add_format({**body, "border": 1, "align": "center"})
+        self.number = workbook.add_format({**body, "border": 1, "align": "center", "num_format": "0"})
+        self.percent = workbook.add_format({**body, "border": 1, "align": "center", "num_format": "0.0%"})
+        self.total_text = workbook.add_format({**body, "border": 1, "align": "center", "bold": True})
+        self.total_number = workbook.add_format({**body, "border": 1, "align": "center", "bold": True,
+                                                 "num_format": "0"})
+        self.total_percent = workbook.add_format({**body, "border": 1, "align": "center", "bold": True,
+                                                  "num_format": "0.0%"})
+        self.heading = workbook.add_format({"font_name": style.header_font, "font_size": style.header_pt,
+                                            "align": "left", "valign": "vcenter"})
+
+
+def write_summary(path: Path, spec: Spec, rows: list[SummaryRow], contacts: list[UnitContact], *,
+                  coordinator_line: str, missing_line: str = "", style: SummaryStyle | None = None,
+                  group_by: str | None = None) -> None:
+    """Write the summary workbook to `path` (the caller makes it atomic). Rows are written in the given order."""
+    style = style or SummaryStyle()
+    blocks = groups(spec, rows, group_by)  # checks group_by before anything is written
+    values = [cell_values(spec, row) for row in rows]  # checks every state
+    by_row = {id(row): v for row, v in zip(rows, values, strict=True)}
+    workbook = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_formulas": False,
+                                               "strings_to_urls": False})
+    workbook.set_properties({"title": spec.title})
+    formats = _Formats(workbook, spec, style)
+    names = labels()
+    _write_main(workbook.add_worksheet(names["sheet"]), spec, blocks, by_row, formats, style,
+                coordinator_line=coordinator_line, missing_line=missing_line)
+    _write_stats(workbook, workbook.add_worksheet(names["stats_sheet"]), spec, rows, formats, style)
+    _write_contacts(workbook.add_worksheet(names["contacts_sheet"]), spec, rows, contacts, formats, style)
+    workbook.close()
+
+
+def _merged_line(sheet: Any, r: int, last_col: int, text: str, fmt: Any, height: float) -> None:
+    sheet.merge_range(r, 0, r, last_col, "", fmt)
+    sheet.write_string(r, 0, text, fmt)
+    sheet.set_row(r, height)
+
+
+def _page_setup(sheet: Any, style: SummaryStyle, *, repeat_row: int | None, landscape: bool | None = None) -> None:
+    if landscape if landscape is not None else style.landscape:
+        sheet.set_landscape()
+    else:
+        sheet.set_portrait()
+    sheet.set_paper(style.paper_code)
+    if repeat_row is not None:
+        sheet.repeat_rows(repeat_row)
+    if style.fit_width:
+        sheet.fit_to_pages(style.fit_width, 0)
+    sheet.set_margins(left=style.margin_left_cm / CM_PER_INCH, right=style.margin_right_cm / CM_PER_INCH,
+                      top=style.margin_top_cm / CM_PER_INCH, bottom=style.margin_bottom_cm / CM_PER_INCH)
+    sheet.set_footer(style.footer(), {"margin": style.footer_cm / CM_PER_INCH})
+    sheet.center_horizontally()
+
+
+def _write_main(sheet: Any, spec: Spec, blocks: list[tuple[str | None, list[SummaryRow]]],
+                by_row: dict[int, dict[str, str]], formats: _Formats, style: SummaryStyle, *,
+                coordinator_line: str, missing_line: str) -> None:
+    columns = list(spec.columns)
+    last_col = len(columns) - 1
+    total_width = sum(c.width for c in columns)
+    for c, col in enumerate(columns):
+        sheet.set_column(c, c, col.width)
+    status = status_column(spec)
+    id_index = next(i for i, c in enumerate(columns) if c.role == "id")
+
+    r = 0
+    # The title: at least 1.8 lines of its size high, so it stands apart as in a printed document.
+    title_height = max(row_height([(spec.title, total_width)], style.title_pt, style), style.title_pt * 1.8)
+    _merged_line(sheet, r, last_col, spec.title, formats.title, title_height)
+    r += 1
+    for text, fmt in ((coordinator_line, formats.line), (missing_line, formats.line_bold)):
+        if text.strip():
+            _merged_line(sheet, r, last_col, text, fmt, row_height([(text, total_width)], style.body_pt, style))
+            r += 1
+    header_row = r
+    for c, col in enumerate(columns):
+        sheet.write_string(header_row, c, col.label, formats.header)
+    sheet.set_row(header_row, row_height([(c.label, c.width) for c in columns], style.header_pt, style, minimum_lines=2))
+    r += 1
+
+    first_item_row = r
+    for title, block in blocks:
+        if title is not None:
+            _merged_line(sheet, r, last_col, title, formats.group, row_height([(title, total_width)], style.body_pt, style))
+            r += 1
+        for row in block:
+            values = by_row[id(row)]
+            for c, col in enumerate(columns):
+                marked = status is not None and col.key == status.key and row.state != "ok"
+                sheet.write_string(r, c, values[col.key], formats.cells[(col.key, marked)])
+            sheet.set_row(r, _item_height(spec, values, style))
+            r += 1
+    last_item_row = r - 1
+    if last_item_row >= first_item_row:  # 序号 are text on purpose: no "number stored as text" triangles
+        sheet.ignore_errors({"number_stored_as_text": f"{xl_rowcol_to_cell(first_item_row, id_index)}:"
+                                                      f"{xl_rowcol_to_cell(last_item_row, id_index)}"})
+    if spec.footnote:
+        _merged_line(sheet, r, last_col, spec.footnote, formats.note,
+                     row_height([(spec.footnote, total_width)], style.body_pt, style))
+
+    sheet.freeze_panes(header_row + 1, 0)
+    _page_setup(sheet, style, repeat_row=header_row)
+    sheet.activate()
+
+
+def _write_stats(workbook: Any, sheet: Any, spec: Spec, rows: list[SummaryRow], formats: _Formats,
+                 style: SummaryStyle) -> None:
+    names = labels()["stats"]
+    markers = labels()
+    status = status_column(spec)
+    choices = list(status.choices) if status else []
+    headers = [names["items"], *choices, markers["missing"], markers["unverified"], names["rate"]]
+    widths = [26, 10, *[10] * len(choices), 10, 10, 12]
+    for c, width in enumerate(widths):
+        sheet.set_column(c, c, width)
+    last_col = len(headers)
+    total_width = sum(widths)
+    r = 0
+    title = render(names["title"], {"title": spec.title})
+    _merged_line(sheet, r, last_col, title, formats.title,
+                 max(row_height([(title, total_width)], style.title_pt, style), style.title_pt * 1.8))
+    r += 1
+
+    def table(r: int, heading: str, first_label: str, lines: list[Tally], total: Tally) -> tuple[int, int, int]:
+        sheet.write_string(r, 0, heading, formats.heading)
+        sheet.set_row(r, row_height([(heading, total_width)], style.header_pt, style))
+        r += 1
+        for c, text in enumerate([first_label, *headers]):
+            sheet.write_string(r, c, text, formats.header)
+        sheet.set_row(r, row_height([(t, w) for t, w in zip([first_label, *headers], widths, strict=True)],
+                                    style.header_pt, style))
+        r += 1
+        first = r
+        for line in [*lines, total]:
+            is_total = line is total
+            numbers = [line.items, *(line.by_choice.get(c, 0) for c in choices), line.missing, line.unverified]
+            sheet.write_string(r, 0, line.name, formats.total_text if is_total else formats.text)
+            for c, n in enumerate(numbers, start=1):
+                sheet.write_number(r, c, n, formats.total_number if is_total else formats.number)
+            rate_fmt = formats.total_percent if is_total else formats.percent
+            if line.rate is None:
+                sheet.write_blank(r, last_col, None, rate_fmt)
+            else:
+                sheet.write_number(r, last_col, line.rate, rate_fmt)
+            sheet.set_row(r, row_height([(line.name, widths[0])], style.body_pt, style))
+            r += 1
+        return r, first, r - 2  # next free row, first and last line (without the total)
+
+    by_unit, unit_total = tally(spec, rows, "unit")
+    r, unit_first, unit_last = table(r, names["by_unit"], names["unit"], by_unit, unit_total)
+    leader = next((c for c in spec.columns if c.role == "leader"), None)
+    if leader is not None:
+        by_leader, leader_total = tally(spec, rows, "leader")
+        r, _, _ = table(r + 1, render(names["by_leader"], {"label": leader.label}), leader.label,
+                        by_leader, leader_total)
+    note = render(names["note"], {"done": choices[0] if choices else ""})
+    _merged_line(sheet, r, last_col, note, formats.note, row_height([(note, total_width)], style.body_pt, style))
+
+    if by_unit:
+        _add_chart(workbook, sheet, names, markers, choices, unit_first, unit_last, last_col, style, by_unit)
+    _page_setup(sheet, style, repeat_row=None)
+
+
+def _add_chart(workbook: Any, sheet: Any, names: dict[str, Any], markers: dict[str, Any], choices: list[str],
+               first: int, last: int, last_col: int, style: SummaryStyle, lines: list[Tally]) -> None:
+    """A stacked bar per lead unit: its items by status, first unit at the top."""
+    chart = workbook.add_chart({"type": "bar", "subtype": "stacked"})
+    colours = ["#5B9BD5", "#ED7D31", "#A5A5A5", "#FFC000", "#70AD47", "#7F6084"]
+    series = [(choices[i], 2 + i) for i in range(len(choices))]
+    extra = 2 + len(choices)
+    if any(t.missing for t in lines):
+        series.append((markers["missing"], extra))
+    if any(t.unverified for t in lines):
+        series.append((markers["unverified"], extra + 1))
+    sheet_name = sheet.get_name()
+    font = {"name": style.body_font, "size": 10}
+    for n, (name, col) in enumerate(series):
+        chart.add_series({
+            "name": name,
+            "categories": [sheet_name, first, 0, last, 0],
+            "values": [sheet_name, first, col, last, col],
+            "fill": {"color": colours[n % len(colours)]},
+            "gap": 60,
+        })
+    chart.set_title({"name": names["chart_title"], "name_font": {"name": style.header_font, "size": 14,
+                                                                   "bold": False}})
+    # In a bar chart x is the horizontal value axis and y the vertical category axis.
+    value_axis: dict[str, Any] = {"name": names["chart_axis"], "num_font": font, "name_font": {**font, "bold": False},
+                                  "major_gridlines": {"visible": True, "line": {"color": "#D9D9D9"}}, "min": 0}
+    if max(t.items for t in lines) <= 10:
+        value_axis["major_unit"] = 1
+    chart.set_x_axis(value_axis)
+    chart.set_y_axis({"reverse": True, "num_font": font})
+    chart.set_legend({"position": "bottom", "font": font})
+    chart.set_size({"width": 640, "height": max(320, 26 * len(lines) + 140)})
+    sheet.insert_chart(1, last_col + 2, chart, {"x_offset": 10, "y_offset": 0})
+
+
+def _write_contacts(sheet: Any, spec: Spec, rows: list[SummaryRow], contacts: list[UnitContact],
+                    formats: _Formats, style: SummaryStyle) -> None:
+    """Each unit's contact from its return, when it came and from which file; units without a return last."""
+    names = labels()["contacts"]
+    headers = [names["unit"], *(_strip_colon(f.label) for f in spec.contact), names["received"], names["file"]]
+    widths = [26, *[16] * len(spec.contact), 20, 56]
+    for c, (text, width) in enumerate(zip(headers, widths, strict=True)):
+        sheet.set_column(c, c, width)
+        sheet.write_string(0, c, text, formats.header)
+    sheet.set_row(0, row_height(list(zip(headers, widths, strict=True)), style.header_pt, style))
+    lines = [[c.unit, *(c.values.get(f.key, "") for f in spec.contact), c.received, c.file] for c in contacts]
+    returned = {c.unit for c in contacts}
+    for row in rows:
+        if row.state == "missing" and row.item.lead not in returned:
+            returned.add(row.item.lead)
+            lines.append([row.item.lead, *("" for _ in spec.contact), names["not_received"], ""])
+    for r, line in enumerate(lines, start=1):
+        for c, text in enumerate(line):
+            sheet.write_string(r, c, text, formats.text_center if 0 < c < len(line) - 1 else formats.text)
+        sheet.set_row(r, row_height(list(zip(line, widths, strict=True)), style.body_pt, style))
+    if lines:  # telephone numbers are text on purpose
+        sheet.ignore_errors({"number_stored_as_text": f"A2:{xl_rowcol_to_cell(len(lines), len(headers) - 1)}"})
+    sheet.freeze_panes(1, 0)
+    _page_setup(sheet, style, repeat_row=0, landscape=False)
+
+
+def _strip_colon(label: str) -> str:
+    return label.strip().rstrip("：:").strip()
+
+
+# --- PDF -------------------------------------------------------------------------------------------------------
+
+def export_pdf(xlsx_path: Path, out_dir: Path, *, all_sheets: bool = False) -> Path:
+    """The summary as PDF through LibreOffice headless (raises office.OfficeError when it is missing).
+
+    By default only the first sheet (the summary table) is printed: LibreOffice prints every visible
+    sheet, so a copy with the other sheets hidden is converted. `all_sheets` prints 统计 and 联系人 too.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if all_sheets:
+        return convert([xlsx_path], "pdf", out_dir)[0]
+    with tempfile.TemporaryDirectory(prefix="toolkit-pdf-") as tmp:
+        copy = Path(tmp) / xlsx_path.name
+        _copy_with_first_sheet_only(xlsx_path, copy)
+        produced = convert([copy], "pdf", Path(tmp) / "out")[0]
+        target = out_dir / f"{xlsx_path.stem}.pdf"
+        with contextlib.suppress(FileNotFoundError):
+            target.unlink()
+        shutil.move(str(produced), target)
+    return target
+
+
+def _copy_with_first_sheet_only(source: Path, target: Path) -> None:
+    """A byte-for-byte copy of the workbook but for xl/workbook.xml, where sheets after the first are hidden."""
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info.filename)
+            if info.filename == "xl/workbook.xml":
+                text = data.decode("utf-8")
+                count = 0
+
+                def hide(match: re.Match[str]) -> str:
+                    nonlocal count
+                    count += 1
+                    tag = match.group(0)
+                    if count == 1 or "state=" in tag:
+                        return tag
+                    return tag.replace("<sheet ", '<sheet state="hidden" ', 1)
+
+                data = re.sub(r"<sheet [^>]*>", hide, text).encode("utf-8")
+            zout.writestr(info, data)
