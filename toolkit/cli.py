@@ -172,7 +172,8 @@ def merge(
     workspace: WorkspaceOption = None,
 ) -> None:
     """汇总为正式汇总表（按序号排列）。退出码：0 完整汇总，1 未汇总（有单位未报送或回报有错误），3 已带标注汇总。"""
-    from .merge import REFUSED, merge as run
+    from .merge import REFUSED
+    from .merge import merge as run
 
     if group_by not in (None, "leader", "unit"):
         raise WorkspaceError(f"--group-by 只能是 leader 或 unit，而不是“{group_by}”。")
