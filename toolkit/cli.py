@@ -16,6 +16,7 @@ from rich.table import Table
 from . import resources
 from .console import VERDICT_WORDS, console, err_console, print_findings
 from .fileio import OutputError
+from .lock import BusyError
 from .periods import parse_period
 from .spec import SpecError, load_spec
 from .workspace import WorkspaceError, init_workspace, open_workspace
@@ -37,7 +38,7 @@ def friendly(command: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except (WorkspaceError, SpecError, OutputError) as exc:
+        except (WorkspaceError, SpecError, OutputError, BusyError) as exc:
             err_console.print(f"[red]错误：[/red]{exc}")
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
@@ -145,10 +146,11 @@ def validate(
     from .validate import validate as run
 
     ws = open_workspace(workspace)
-    result = run(ws)
-    found = result.findings
-    report_path = ws.reports / "validation.xlsx"
-    write_findings_xlsx(report_path, found, f"{ws.spec.title} 校验结果")
+    with ws.lock():
+        result = run(ws)
+        found = result.findings
+        report_path = ws.reports / "validation.xlsx"
+        write_findings_xlsx(report_path, found, f"{ws.spec.title} 校验结果")
     errors = sum(f.is_error for f in found)
     if as_json:
         print(json.dumps(findings_json(found), ensure_ascii=False, indent=1))

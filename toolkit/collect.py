@@ -144,7 +144,7 @@ def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None) 
     received_at = (as_of or dt.datetime.now()).isoformat(timespec="seconds")
     manifest = read_manifest(ws)
     records: list[CollectRecord] = []
-    with Ledger(ws.state / "ledger.sqlite") as ledger:
+    with ws.lock(), Ledger(ws.state / "ledger.sqlite") as ledger:
         for incoming in gather(paths):
             if isinstance(incoming, CollectRecord):
                 records.append(incoming)
@@ -173,7 +173,7 @@ def _collect_one(ws: Workspace, ledger: Ledger, manifest: dict, incoming: Incomi
     if earlier is not None:
         reason = findings.make("file-duplicate", first=earlier.file_name, when=earlier.received_at).message
         return done(SKIPPED, reason, earlier.unit)
-    parsed = intake.parse(incoming.data, ws.spec, incoming.source)
+    parsed = intake.parse(incoming.data, ws.spec, incoming.source, ws.limits)
     if parsed.problem is not None and parsed.stamp is None:
         verdict = SKIPPED if parsed.problem.code == "file-not-spreadsheet" else REFUSED
         return done(verdict, parsed.problem.message)
@@ -182,5 +182,7 @@ def _collect_one(ws: Workspace, ledger: Ledger, manifest: dict, incoming: Incomi
         return done(REFUSED, refusal.message, unit, how)
     if parsed.problem is not None:
         return done(REFUSED, parsed.problem.message, unit, how)
-    note = "" if how == "stamp" else "无标识页（可能复制到了新工作簿），已按所填事项和文件名识别"
-    return done(ACCEPTED, note, unit, how)
+    notes = [] if how == "stamp" else ["无标识页（可能复制到了新工作簿），已按所填事项和文件名识别"]
+    if parsed.format == "xlsm":
+        notes.append(findings.make("file-macro").message)
+    return done(ACCEPTED, "；".join(notes), unit, how)

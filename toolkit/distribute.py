@@ -71,6 +71,11 @@ def plan(ws: Workspace, targets: TargetList) -> list[UnitIssue]:
 
 def distribute(ws: Workspace) -> DistributeResult:
     """Write every template, notice and the manifest; nothing is written when the target list has errors."""
+    with ws.lock():
+        return _distribute(ws)
+
+
+def _distribute(ws: Workspace) -> DistributeResult:
     started = dt.datetime.now()
     targets, problems = ws.load_targets()
     result = DistributeResult(problems=problems)

@@ -20,6 +20,73 @@ from .targets import normalise_seq
 from .text import cell_text, match_key
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+CHUNK = 1 << 16
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a return may be, checked before it is parsed (a returned workbook is untrusted input)."""
+
+    file_mb: float = 20
+    uncompressed_mb: float = 200
+    rows: int = 20000
+    cell_chars: int = 32767  # Excel's own limit for a cell
+
+    @classmethod
+    def from_config(cls, table: dict[str, Any]) -> Limits:
+        allowed = set(cls.__dataclass_fields__)
+        unknown = set(table) - allowed
+        if unknown:
+            raise ValueError(f"limits 中没有 {'、'.join(sorted(unknown))} 这一项：可用 {'、'.join(sorted(allowed))}")
+        return cls(**{k: type(getattr(cls, k))(v) for k, v in table.items()})
+
+
+def check_limits(data: bytes, fmt: str, limits: Limits, file: str) -> Finding | None:
+    """Size, uncompressed size, rows and XML entities, streamed without building the workbook."""
+    size_mb = len(data) / 1048576
+    if size_mb > limits.file_mb:
+        return findings.make("limit-file-size", size_mb=f"{size_mb:.1f}", limit_mb=f"{limits.file_mb:g}", file=file)
+    if fmt not in ("xlsx", "xlsm", "ods"):
+        return None
+    budget = int(limits.uncompressed_mb * 1048576)
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            for info in archive.infolist():
+                if not info.filename.endswith(".xml"):
+                    budget -= info.file_size
+                    continue
+                rows, head = 0, b""
+                with archive.open(info) as member:
+                    while chunk := member.read(CHUNK):
+                        budget -= len(chunk)
+                        if budget < 0:
+                            return findings.make("limit-uncompressed", limit_mb=f"{limits.uncompressed_mb:g}",
+                                                 file=file)
+                        window = head + chunk
+                        if b"<!DOCTYPE" in window or b"<!ENTITY" in window:
+                            return findings.make("file-xml-entities", file=file)
+                        rows += window.count(b"<row ") + window.count(b"<row>") + window.count(b"<table:table-row")
+                        rows -= head.count(b"<row ") + head.count(b"<row>") + head.count(b"<table:table-row")
+                        head = chunk[-32:]
+                if rows > limits.rows:
+                    return findings.make("limit-rows", sheet=info.filename, rows=rows, limit=limits.rows, file=file)
+    except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError, EOFError) as exc:
+        return findings.make("file-unreadable", reason=str(exc) or type(exc).__name__, file=file)
+    if budget < 0:
+        return findings.make("limit-uncompressed", limit_mb=f"{limits.uncompressed_mb:g}", file=file)
+    return None
+
+
+def check_cells(grids: list[Grid], limits: Limits, file: str) -> Finding | None:
+    for grid in grids:
+        if grid.height > limits.rows:
+            return findings.make("limit-rows", sheet=grid.name, rows=grid.height, limit=limits.rows, file=file)
+        for r, row in enumerate(grid.rows):
+            for c, value in enumerate(row):
+                if isinstance(value, str) and len(value) > limits.cell_chars:
+                    return findings.make("limit-cell", cell=f"{grid.name}!{cell_name(r + 1, c + 1)}",
+                                         chars=len(value), limit=limits.cell_chars, file=file, sheet=grid.name)
+    return None
 
 
 def sniff(data: bytes) -> tuple[str, str]:
@@ -186,8 +253,13 @@ class Parsed:
     problem: Finding | None = None  # why the file cannot be used at all
 
 
-def parse(data: bytes, spec: Spec, file: str) -> Parsed:
+def parse(data: bytes, spec: Spec, file: str, limits: Limits | None = None) -> Parsed:
     fmt, kind = sniff(data)
+    limits = limits or Limits()
+    if fmt in ("xlsx", "xlsm", "ods", "xls"):
+        problem = check_limits(data, fmt, limits, file)
+        if problem is not None:
+            return Parsed(fmt, kind, problem=problem)
     if fmt == "encrypted":
         return Parsed(fmt, kind, problem=findings.make("file-password", file=file))
     if fmt in ("other", "broken"):
@@ -199,6 +271,9 @@ def parse(data: bytes, spec: Spec, file: str) -> Parsed:
         reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         code = "file-password" if "password" in reason.lower() or "encrypt" in reason.lower() else "file-unreadable"
         return Parsed(fmt, kind, problem=findings.make(code, reason=reason, file=file))
+    problem = check_cells(grids, limits, file)
+    if problem is not None:
+        return Parsed(fmt, kind, problem=problem)
     parsed = Parsed(fmt, kind, stamp=read_stamp(grids), table=find_table(grids, spec))
     if parsed.table is None:
         parsed.problem = findings.make("file-no-table", labels="”“".join(c.label for c in spec.columns[:4]),

@@ -42,6 +42,11 @@ def summary_rows(targets: TargetList, checked: ValidationResult) -> list[Summary
 
 def merge(ws: Workspace, output: Path | None = None, *, allow_missing: bool = False,
           group_by: str | None = None) -> MergeResult:
+    with ws.lock():
+        return _merge(ws, output, allow_missing, group_by)
+
+
+def _merge(ws: Workspace, output: Path | None, allow_missing: bool, group_by: str | None) -> MergeResult:
     targets, problems = ws.load_targets()
     if any(p.is_error for p in problems):
         raise WorkspaceError(f"目标任务清单 {ws.targets_path.name} 有错误，无法汇总：请先运行 toolkit distribute 查看并修改。")

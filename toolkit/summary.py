@@ -94,6 +94,7 @@ class SummaryStyle:
     page_number: str = "— &P —"  # Excel header/footer codes: &P page, &N pages
     paper: str = "A3"
     landscape: bool = True
+    aux_paper: str = "A4"  # the 统计 (landscape) and 联系人 (portrait) sheets
     fit_width: int = 1  # pages wide (0: print at 100 %)
     margin_left_cm: float = 1.8
     margin_right_cm: float = 1.8
@@ -127,8 +128,9 @@ class SummaryStyle:
                     raise SummaryError(f"配置 [summary] 的 {key} = {value!r} 不可用：应为整数。")
                 value = int(value)
             values[key] = value
-        if "paper" in values and values["paper"].upper() not in PAPERS:
-            raise SummaryError(f"配置 [summary] 的 paper = “{values['paper']}” 不可用：可用的有 {'、'.join(PAPERS)}。")
+        for key in ("paper", "aux_paper"):
+            if key in values and values[key].upper() not in PAPERS:
+                raise SummaryError(f"配置 [summary] 的 {key} = “{values[key]}” 不可用：可用的有 {'、'.join(PAPERS)}。")
         for key in ("title_pt", "header_pt", "body_pt", "footer_pt"):
             if key in values and not 6 <= values[key] <= 72:
                 raise SummaryError(f"配置 [summary] 的 {key} = {values[key]} 不可用：字号应在 6 到 72 磅之间。")
@@ -306,6 +308,10 @@ class _Formats:
         self.body_base = body
         self.title = workbook.add_format({"font_name": style.title_font, "font_size": style.title_pt,
                                           "align": "center", "valign": "vcenter", "text_wrap": True})
+        # The 统计 sheet's title is narrower than the summary's: at most 小二 (18 pt).
+        self.stats_title_pt = min(style.title_pt, 18)
+        self.stats_title = workbook.add_format({"font_name": style.title_font, "font_size": self.stats_title_pt,
+                                                "align": "center", "valign": "vcenter", "text_wrap": True})
         self.line = workbook.add_format({**body, "align": "left"})
         self.line_bold = workbook.add_format({**body, "align": "left", "bold": True})
         header = {"font_name": style.header_font, "font_size": style.header_pt, "bold": style.header_bold,
@@ -360,12 +366,12 @@ def _merged_line(sheet: Any, r: int, last_col: int, text: str, fmt: Any, height:
     sheet.set_row(r, height)
 
 
-def _page_setup(sheet: Any, style: SummaryStyle, *, repeat_row: int | None, landscape: bool | None = None) -> None:
-    if landscape if landscape is not None else style.landscape:
+def _page_setup(sheet: Any, style: SummaryStyle, *, repeat_row: int | None, landscape: bool, paper: str) -> None:
+    if landscape:
         sheet.set_landscape()
     else:
         sheet.set_portrait()
-    sheet.set_paper(style.paper_code)
+    sheet.set_paper(PAPERS[paper.upper()])
     if repeat_row is not None:
         sheet.repeat_rows(repeat_row)
     if style.fit_width:
@@ -423,7 +429,7 @@ def _write_main(sheet: Any, spec: Spec, blocks: list[tuple[str | None, list[Summ
                      row_height([(spec.footnote, total_width)], style.body_pt, style))
 
     sheet.freeze_panes(header_row + 1, 0)
-    _page_setup(sheet, style, repeat_row=header_row)
+    _page_setup(sheet, style, repeat_row=header_row, landscape=style.landscape, paper=style.paper)
     sheet.activate()
 
 
@@ -441,8 +447,8 @@ def _write_stats(workbook: Any, sheet: Any, spec: Spec, rows: list[SummaryRow], 
     total_width = sum(widths)
     r = 0
     title = render(names["title"], {"title": spec.title})
-    _merged_line(sheet, r, last_col, title, formats.title,
-                 max(row_height([(title, total_width)], style.title_pt, style), style.title_pt * 1.8))
+    _merged_line(sheet, r, last_col, title, formats.stats_title,
+                 max(row_height([(title, total_width)], formats.stats_title_pt, style), formats.stats_title_pt * 1.8))
     r += 1
 
     def table(r: int, heading: str, first_label: str, lines: list[Tally], total: Tally) -> tuple[int, int, int]:
@@ -482,7 +488,7 @@ def _write_stats(workbook: Any, sheet: Any, spec: Spec, rows: list[SummaryRow], 
 
     if by_unit:
         _add_chart(workbook, sheet, names, markers, choices, unit_first, unit_last, last_col, style, by_unit)
-    _page_setup(sheet, style, repeat_row=None)
+    _page_setup(sheet, style, repeat_row=None, landscape=True, paper=style.aux_paper)
 
 
 def _add_chart(workbook: Any, sheet: Any, names: dict[str, Any], markers: dict[str, Any], choices: list[str],
@@ -514,7 +520,8 @@ def _add_chart(workbook: Any, sheet: Any, names: dict[str, Any], markers: dict[s
     if max(t.items for t in lines) <= 10:
         value_axis["major_unit"] = 1
     chart.set_x_axis(value_axis)
-    chart.set_y_axis({"reverse": True, "num_font": font})
+    # Categories top-down in table order; the value axis then crosses at the last category, i.e. at the bottom.
+    chart.set_y_axis({"reverse": True, "crossing": "max", "num_font": font})
     chart.set_legend({"position": "bottom", "font": font})
     chart.set_size({"width": 640, "height": max(320, 26 * len(lines) + 140)})
     sheet.insert_chart(1, last_col + 2, chart, {"x_offset": 10, "y_offset": 0})
@@ -543,7 +550,7 @@ def _write_contacts(sheet: Any, spec: Spec, rows: list[SummaryRow], contacts: li
     if lines:  # telephone numbers are text on purpose
         sheet.ignore_errors({"number_stored_as_text": f"A2:{xl_rowcol_to_cell(len(lines), len(headers) - 1)}"})
     sheet.freeze_panes(1, 0)
-    _page_setup(sheet, style, repeat_row=0, landscape=False)
+    _page_setup(sheet, style, repeat_row=0, landscape=False, paper=style.aux_paper)
 
 
 def _strip_colon(label: str) -> str:

@@ -179,7 +179,7 @@ def validate(ws: Workspace) -> ValidationResult:
 
 def check_receipt(ws: Workspace, receipt: Receipt, issued: dict) -> CheckedReturn:
     data = (ws.root / receipt.archive).read_bytes()
-    parsed = intake.parse(data, ws.spec, receipt.source)
+    parsed = intake.parse(data, ws.spec, receipt.source, ws.limits)
     display = Path(receipt.source).name if "!" not in receipt.source else receipt.source.rsplit("/", 1)[-1]
     if parsed.table is None:
         checked = CheckedReturn(receipt.unit, display, receipt.received_at)

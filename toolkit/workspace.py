@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import secrets
@@ -13,6 +14,8 @@ from typing import Any
 import jinja2
 
 from .fileio import write_text
+from .intake import Limits
+from .lock import workspace_lock
 from .periods import Period, all_periods_of_kind, parse_period
 from .resources import examples_dir, templates_dir
 from .spec import Spec, load_spec, render
@@ -95,6 +98,17 @@ class Workspace:
         if self.config.get("layout.title"):
             overrides["layout"] = {"title": self.config.get("layout.title")}
         return load_spec(str(self.config.need("campaign.preset")), self.context, overrides)
+
+    @functools.cached_property
+    def limits(self) -> Limits:
+        try:
+            return Limits.from_config(self.config.get("limits", {}) or {})
+        except (ValueError, TypeError) as exc:
+            raise WorkspaceError(f"{self.config.path}：{exc}") from exc
+
+    def lock(self) -> contextlib.AbstractContextManager[None]:
+        """Held by every command that writes in the workspace."""
+        return workspace_lock(self.state)
 
     def secret(self) -> bytes:
         path = self.state / "secret"
