@@ -93,8 +93,8 @@ def read_target_list(path: Path, spec: Spec, period: Period) -> tuple[TargetList
     matchers = {c.key: (lambda k, c=c: k in c.header_keys()) for c in spec.prefilled}
     period_col = next((c for c in spec.prefilled if c.role == "period_target"), None)
     if period_col:
-        words = [match_key(w) for w in period.words()]
-        matchers[period_col.key] = lambda k: any(w in k for w in words) or k in period_col.header_keys()
+        words = {match_key(w) for w in period.words()}
+        matchers[period_col.key] = lambda k: _period_word(k) in words or k in period_col.header_keys()
     id_col = spec.by_role("id")
     header, grid = None, item_grids[0]
     for candidate in item_grids:
@@ -164,6 +164,11 @@ def read_target_list(path: Path, spec: Spec, period: Period) -> tuple[TargetList
         items.append(Item(seq=seq, values=texts, units=tuple(official), row=r + 1))
     items.sort(key=lambda i: seq_key(i.seq))
     return TargetList(items, {k: v for k, v in aliases.items() if not v.startswith("\0")}), problems
+
+
+def _period_word(header_key: str) -> str:
+    """第1季度目标 → 第1季度: the period named by a target column's header."""
+    return re.sub(r"(工作|进度|任务|目标|计划|安排)+$", "", header_key)
 
 
 def _looks_like_footnote(values: dict[str, str]) -> bool:

@@ -16,7 +16,7 @@ import jinja2
 from .fileio import write_text
 from .intake import Limits
 from .lock import workspace_lock
-from .periods import Period, all_periods_of_kind, parse_period
+from .periods import Period, parse_period, periods_of_kind
 from .resources import examples_dir, templates_dir
 from .spec import Spec, load_spec, render
 from .targets import TargetList, read_target_list, write_target_list
@@ -202,7 +202,7 @@ def init_workspace(directory: Path, *, preset: str = "gov-work-report", year: in
         if targets.resolve() != target_path.resolve():
             target_path.write_bytes(targets.read_bytes())
     elif not target_path.exists():
-        write_target_list(target_path, spec, all_periods_of_kind(period), example_data.get("items", []),
+        write_target_list(target_path, spec, periods_of_kind(period), example_data.get("items", []),
                           example_data.get("units", []))
     write_text(directory / CONFIG_NAME, config_text)
     return open_workspace(directory)
