@@ -25,6 +25,7 @@ TITLE_ROW, CONTACT_ROW, HEADER_ROW = 0, 1, 2
 FIRST_ITEM_ROW = HEADER_ROW + 1
 BODY_PT = 11
 MANIFEST = "manifest.json"
+NUMBER_FORMATS = {"percent": "0%", "date": 'yyyy"年"m"月"d"日"'}
 
 
 @dataclass(frozen=True)
@@ -193,6 +194,7 @@ def write_template(path: Path, ws: Workspace, issue: UnitIssue) -> None:
                 **base, "border": 1, "locked": locked, "align": col.align,
                 "valign": "vcenter" if col.align == "center" else "top",
                 **({"bg_color": "#F2F2F2"} if locked else {}),
+                **({"num_format": NUMBER_FORMATS[col.type]} if col.type in NUMBER_FORMATS else {}),
             })
 
     sheet = workbook.add_worksheet(spec.sheet_name)
@@ -269,6 +271,15 @@ def _add_checks(workbook: Any, sheet: Any, spec: Spec, columns: list[Column], la
             options.update({"validate": "list", "source": list(col.choices), "error_type": "stop",
                             "error_title": col.label[:32],
                             "error_message": f"请从下拉列表中选择：{'、'.join(col.choices)}。"[:255]})
+        elif col.type in ("number", "percent"):
+            scale = 0.01 if col.type == "percent" else 1
+            low = col.minimum * scale if col.minimum is not None else -1e15
+            high = col.maximum * scale if col.maximum is not None else 1e15
+            options.update({"validate": "decimal", "criteria": "between", "minimum": low, "maximum": high,
+                            "error_type": "warning", "error_message": "此处应填数字。"})
+        elif col.type == "date":
+            options.update({"validate": "date", "criteria": ">", "value": dt.date(1990, 1, 1),
+                            "error_type": "warning", "error_message": "此处应填日期，如 2022-03-31。"})
         elif message:
             options.update({"validate": "any"})
         else:
@@ -276,13 +287,13 @@ def _add_checks(workbook: Any, sheet: Any, spec: Spec, columns: list[Column], la
         sheet.data_validation(FIRST_ITEM_ROW, c, last_row, c, options)
     red = workbook.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006"})
     for rule in spec.rules:
-        if not (rule.required or rule.not_in):
+        if not (rule.required or rule.not_in) or rule.when_not_empty:
             continue
         when = xl_rowcol_to_cell(FIRST_ITEM_ROW, index[rule.when_column], col_abs=True)
         then = xl_rowcol_to_cell(FIRST_ITEM_ROW, index[rule.then_column], col_abs=True)
         wrong = [f"LEN(TRIM({then}))=0"] + [f'TRIM({then})="{word}"' for word in rule.not_in]
-        formula = f'=AND(TRIM({when})="{rule.when_equals}",OR({",".join(wrong)}))'
+        applies = ",".join(f'TRIM({when})="{value}"' for value in rule.when_values)
+        formula = f"=AND(OR({applies}),OR({','.join(wrong)}))"
         col = index[rule.then_column]
         sheet.conditional_format(FIRST_ITEM_ROW, col, last_row, col,
                                  {"type": "formula", "criteria": formula, "format": red})
-

@@ -1,4 +1,4 @@
-"""The one spec: columns, choices, synonyms and rules of a layout, read from a preset (TOML).
+"""The one spec: columns, choices, synonyms and rules of a layout, read from a preset or a config (TOML).
 
 Every label is a jinja2 string rendered once with the campaign's context (year, period), so the
 rest of the toolkit deals with plain labels. The template, the intake checks and the summary are
@@ -7,6 +7,7 @@ all derived from a `Spec`; no column label is written in code.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,13 +21,26 @@ from .text import match_key
 _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
 
 SOURCES = ("target", "unit")
-ROLES = ("id", "annual", "period_target", "leader", "units")
-TYPES = ("text", "choice")
+ROLES = ("id", "annual", "period_target", "leader", "units", "previous")
+TYPES = ("text", "choice", "number", "percent", "date")
 SEVERITIES = ("error", "warning")
+ALIGNS = ("left", "center", "right")
+# Every key a table of the spec may hold: a misspelt key is an error, not silently ignored.
+KEYS = {
+    "preset": {"name", "version", "description"},
+    "layout": {"sheet", "title", "footnote", "contact"},
+    "contact": {"key", "label", "required", "width_columns"},
+    "columns": {"key", "label", "source", "role", "type", "required", "choices", "synonyms", "ambiguous",
+                "aliases", "width", "align", "hint", "min", "max", "period"},
+    "ambiguous": {"words", "message"},
+    "rules": {"code", "severity", "when", "then", "hint", "message"},
+    "when": {"column", "equals", "in", "not_empty"},
+    "then": {"column", "required", "not_in", "empty_or_in", "pattern", "max_chars", "min", "max"},
+}
 
 
 class SpecError(ValueError):
-    """A preset or layout that cannot be used; the message names the file and the key."""
+    """A preset or layout that cannot be used; the message names the file, the line and the key."""
 
 
 def render(template: str, context: dict[str, Any]) -> str:
@@ -49,6 +63,8 @@ class Column:
     width: float = 12
     align: str = "left"
     hint: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
 
     @property
     def prefilled(self) -> bool:
@@ -72,16 +88,28 @@ class Column:
 
 @dataclass(frozen=True)
 class Rule:
+    """If column `when_column` holds `when_values` (or anything, with `when_not_empty`), then `then_column` must …"""
+
     code: str
     severity: str
     when_column: str
-    when_equals: str
+    when_values: tuple[str, ...]
+    when_not_empty: bool
     then_column: str
     required: bool
     not_in: tuple[str, ...]
     empty_or_in: tuple[str, ...] | None
+    pattern: str
+    max_chars: int | None
+    minimum: float | None
+    maximum: float | None
     hint: str
     message: str
+
+    def applies(self, value: str) -> bool:
+        if self.when_not_empty:
+            return bool(match_key(value))
+        return match_key(value) in {match_key(v) for v in self.when_values}
 
 
 @dataclass(frozen=True)
@@ -117,6 +145,9 @@ class Spec:
                 return col
         raise KeyError(role)
 
+    def has_role(self, role: str) -> bool:
+        return any(c.role == role for c in self.columns)
+
     @property
     def prefilled(self) -> list[Column]:
         return [c for c in self.columns if c.source == "target"]
@@ -126,6 +157,11 @@ class Spec:
         return [c for c in self.columns if c.source == "unit"]
 
     @property
+    def status_column(self) -> Column | None:
+        """The first filled choice column: what 完成/未完成 (or a marker such as 未报送) is written in."""
+        return next((c for c in self.filled if c.type == "choice"), None)
+
+    @property
     def template_version(self) -> str:
         return f"{self.name}@{self.version}"
 
@@ -133,19 +169,29 @@ class Spec:
         return render(template, {**self.context, **values})
 
 
-def load_spec(preset: str, context: dict[str, Any], overrides: dict[str, Any] | None = None) -> Spec:
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"{path}：无法读取：{exc}") from exc
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{path}：TOML 格式错误：{exc}") from exc
+
+
+def load_spec(preset: str, context: dict[str, Any], overrides: dict[str, Any] | None = None,
+              base_dir: Path | None = None) -> Spec:
     """The spec of a preset (a bundled name or a .toml path), rendered for one campaign."""
     path = Path(preset) if preset.endswith(".toml") else preset_path(preset)
+    if base_dir and not path.is_absolute() and preset.endswith(".toml"):
+        path = base_dir / path
     if not path.is_file():
         raise SpecError(f"找不到预设“{preset}”：可用的预设有 {', '.join(preset_names())}（toolkit presets 可查看）")
-    with path.open("rb") as handle:
-        try:
-            data = tomllib.load(handle)
-        except tomllib.TOMLDecodeError as exc:
-            raise SpecError(f"{path}：TOML 格式错误：{exc}") from exc
+    data = read_toml(path)
     if overrides:
         data = _merge(data, overrides)
-    return build_spec(data, context, str(path))
+    return build_spec(data, context, path)
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -155,72 +201,168 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def build_spec(data: dict[str, Any], context: dict[str, Any], where: str) -> Spec:
-    def need(table: dict[str, Any], key: str, at: str) -> Any:
-        if key not in table:
-            raise SpecError(f"{where}：缺少 {at}{key}")
+class _Where:
+    """Names a key of a TOML file with the line it is on, for messages a coordinator can act on."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        try:
+            self.lines = path.read_text(encoding="utf-8-sig").splitlines() if path else []
+        except OSError:
+            self.lines = []
+
+    def line(self, table: str, index: int | None, key: str | None) -> int | None:
+        """The line of `key` in the index-th [[table]] (or [table]); None when not found."""
+        header = re.compile(rf"^\s*\[\[?\s*{re.escape(table)}\s*\]\]?\s*(#.*)?$")
+        any_header = re.compile(r"^\s*\[")
+        seen, start = -1, None
+        for number, text in enumerate(self.lines, start=1):
+            if header.match(text):
+                seen += 1
+                if index is None or seen == index:
+                    start = number
+                    break
+        if start is None:
+            return None
+        if key is None:
+            return start
+        key_line = re.compile(rf"^\s*\"?{re.escape(key)}\"?\s*=")
+        for number in range(start + 1, len(self.lines) + 1):
+            text = self.lines[number - 1]
+            if any_header.match(text) and not text.strip().startswith(f"[{table}."):
+                break
+            if key_line.match(text) or re.search(rf"[{{,]\s*{re.escape(key)}\s*=", text):
+                return number
+        return start
+
+    def __call__(self, at: str, table: str, index: int | None = None, key: str | None = None) -> str:
+        line = self.line(table, index, key)
+        where = f"{self.path}" if self.path else "配置"
+        return f"{where}{f' 第{line}行' if line else ''}（{at}）"
+
+
+def build_spec(data: dict[str, Any], context: dict[str, Any], path: Path | None) -> Spec:
+    where = _Where(path)
+
+    def fail(message: str, at: str, table: str, index: int | None = None, key: str | None = None) -> SpecError:
+        return SpecError(f"{where(at, table, index, key)}：{message}")
+
+    def check_keys(table: dict[str, Any], kind: str, at: str, name: str, index: int | None = None) -> None:
+        unknown = set(table) - KEYS[kind]
+        if unknown:
+            bad = sorted(unknown)[0]
+            raise fail(f"没有“{bad}”这一项，可用：{'、'.join(sorted(KEYS[kind]))}", f"{at}{bad}", name, index, bad)
+
+    def need(table: dict[str, Any], key: str, at: str, name: str, index: int | None = None) -> Any:
+        if key not in table or table[key] in ("", None):
+            raise fail(f"缺少 {key}", f"{at}{key}", name, index)
         return table[key]
 
-    def text(template: str, at: str) -> str:
-        try:
-            return render(template, context)
-        except jinja2.TemplateError as exc:
-            raise SpecError(f"{where}：{at} 的模板“{template}”无法展开：{exc}") from exc
+    def one_of(value: Any, allowed: tuple[str, ...], at: str, name: str, index: int | None, key: str) -> str:
+        if value not in allowed:
+            raise fail(f"{key} = “{value}” 不可用，可用值：{'、'.join(allowed)}", f"{at}{key}", name, index, key)
+        return value
 
-    preset = need(data, "preset", "")
-    layout = need(data, "layout", "")
+    def text(template: Any, at: str, name: str, index: int | None = None, key: str | None = None) -> str:
+        try:
+            return render(str(template), context)
+        except jinja2.TemplateError as exc:
+            raise fail(f"模板“{template}”无法展开：{exc}", at, name, index, key) from exc
+
+    def number(value: Any, at: str, name: str, index: int | None, key: str) -> float | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise fail(f"{key} 须为数字，而不是“{value}”", f"{at}{key}", name, index, key)
+        return float(value)
+
+    preset = data.get("preset", {"name": "custom", "version": "1"})
+    check_keys(preset, "preset", "preset.", "preset")
+    layout = need(data, "layout", "", "layout")
+    check_keys(layout, "layout", "layout.", "layout")
+    raw_columns = need(data, "columns", "", "columns")
     columns: list[Column] = []
-    for i, raw in enumerate(need(data, "columns", "")):
-        at = f"columns[{i}]."
-        source = need(raw, "source", at)
-        if source not in SOURCES:
-            raise SpecError(f"{where}：{at}source = “{source}” 不可用，可用值：{'、'.join(SOURCES)}")
+    for i, raw in enumerate(raw_columns):
+        at = f"columns[{i + 1}]."
+        check_keys(raw, "columns", at, "columns", i)
+        source = one_of(need(raw, "source", at, "columns", i), SOURCES, at, "columns", i, "source")
         role = raw.get("role", "")
-        if role and role not in ROLES:
-            raise SpecError(f"{where}：{at}role = “{role}” 不可用，可用值：{'、'.join(ROLES)}")
-        ctype = raw.get("type", "text")
-        if ctype not in TYPES:
-            raise SpecError(f"{where}：{at}type = “{ctype}” 不可用，可用值：{'、'.join(TYPES)}")
+        if role:
+            one_of(role, ROLES, at, "columns", i, "role")
+        ctype = one_of(raw.get("type", "text"), TYPES, at, "columns", i, "type")
+        align = one_of(raw.get("align", "center" if ctype != "text" else "left"), ALIGNS, at, "columns", i, "align")
         ambiguous = raw.get("ambiguous", {})
+        check_keys(ambiguous, "ambiguous", at + "ambiguous.", "columns", i)
+        if ctype == "choice" and not raw.get("choices"):
+            raise fail("type = “choice” 的列须给出 choices（选项列表）", f"{at}choices", "columns", i, "type")
         columns.append(Column(
-            key=need(raw, "key", at), label=text(need(raw, "label", at), at + "label"), source=source,
-            role=role, type=ctype, required=bool(raw.get("required", False)),
+            key=need(raw, "key", at, "columns", i), label=text(need(raw, "label", at, "columns", i), at + "label",
+                                                              "columns", i, "label"),
+            source=source, role=role, type=ctype, required=bool(raw.get("required", False)),
             choices=tuple(raw.get("choices", ())), synonyms=dict(raw.get("synonyms", {})),
             ambiguous_words=tuple(ambiguous.get("words", ())), ambiguous_message=ambiguous.get("message", ""),
-            aliases=tuple(text(a, at + "aliases") for a in raw.get("aliases", ())),
-            width=float(raw.get("width", 12)), align=raw.get("align", "left"), hint=raw.get("hint", ""),
+            aliases=tuple(text(a, at + "aliases", "columns", i, "aliases") for a in raw.get("aliases", ())),
+            width=float(raw.get("width", 12)), align=align, hint=raw.get("hint", ""),
+            minimum=number(raw.get("min"), at, "columns", i, "min"),
+            maximum=number(raw.get("max"), at, "columns", i, "max"),
         ))
     keys = [c.key for c in columns]
+    duplicate = next((k for k in keys if keys.count(k) > 1), None)
+    if duplicate:
+        raise fail(f"列的 key “{duplicate}” 重复", "columns.key", "columns", keys.index(duplicate), "key")
     for role in ("id", "units"):
-        if role not in {c.role for c in columns}:
-            raise SpecError(f"{where}：columns 中须有一列 role = “{role}”")
+        if role not in {c.role for c in columns if c.source == "target"}:
+            raise fail(f"须有一列 source = “target”、role = “{role}”（{'序号' if role == 'id' else '责任单位'}）",
+                       "columns", "columns")
     rules: list[Rule] = []
     for i, raw in enumerate(data.get("rules", [])):
-        at = f"rules[{i}]."
-        when, then = need(raw, "when", at), need(raw, "then", at)
+        at = f"rules[{i + 1}]."
+        check_keys(raw, "rules", at, "rules", i)
+        when, then = need(raw, "when", at, "rules", i), need(raw, "then", at, "rules", i)
+        check_keys(when, "when", at + "when.", "rules", i)
+        check_keys(then, "then", at + "then.", "rules", i)
         for part, name in ((when, "when"), (then, "then")):
             if part.get("column") not in keys:
-                raise SpecError(f"{where}：{at}{name}.column = “{part.get('column')}” 不是已定义的列：{'、'.join(keys)}")
-        severity = raw.get("severity", "error")
-        if severity not in SEVERITIES:
-            raise SpecError(f"{where}：{at}severity = “{severity}” 不可用，可用值：error、warning")
+                raise fail(f"{name}.column = “{part.get('column')}” 不是已定义的列，可用：{'、'.join(keys)}",
+                           f"{at}{name}.column", "rules", i, name)
+        if not ({"equals", "in", "not_empty"} & set(when)):
+            raise fail("when 须有 equals、in 或 not_empty 之一", f"{at}when", "rules", i, "when")
+        pattern = then.get("pattern", "")
+        if pattern:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise fail(f"pattern 不是有效的正则表达式：{exc}", f"{at}then.pattern", "rules", i, "then") from exc
+        values = [when["equals"]] if "equals" in when else list(when.get("in", []))
         rules.append(Rule(
-            code=need(raw, "code", at), severity=severity, when_column=when["column"],
-            when_equals=need(when, "equals", at + "when."), then_column=then["column"],
+            code=need(raw, "code", at, "rules", i),
+            severity=one_of(raw.get("severity", "error"), SEVERITIES, at, "rules", i, "severity"),
+            when_column=when["column"], when_values=tuple(str(v) for v in values),
+            when_not_empty=bool(when.get("not_empty", False)), then_column=then["column"],
             required=bool(then.get("required", False)), not_in=tuple(then.get("not_in", ())),
             empty_or_in=tuple(then["empty_or_in"]) if "empty_or_in" in then else None,
-            hint=raw.get("hint", ""), message=need(raw, "message", at),
+            pattern=pattern, max_chars=then.get("max_chars"),
+            minimum=number(then.get("min"), at + "then.", "rules", i, "min"),
+            maximum=number(then.get("max"), at + "then.", "rules", i, "max"),
+            hint=raw.get("hint", ""), message=need(raw, "message", at, "rules", i),
         ))
-    contact = tuple(
-        ContactField(key=c["key"], label=c["label"], required=bool(c.get("required", False)),
-                     width_columns=int(c.get("width_columns", 2)))
-        for c in layout.get("contact", ())
-    )
+    contact = []
+    for i, raw in enumerate(layout.get("contact", ())):
+        check_keys(raw, "contact", f"layout.contact[{i + 1}].", "layout")
+        contact.append(ContactField(key=need(raw, "key", f"layout.contact[{i + 1}].", "layout"),
+                                    label=text(raw.get("label", ""), "layout.contact", "layout"),
+                                    required=bool(raw.get("required", False)),
+                                    width_columns=int(raw.get("width_columns", 2))))
     return Spec(
-        name=need(preset, "name", "preset."), version=str(need(preset, "version", "preset.")),
+        name=str(preset.get("name", "custom")), version=str(preset.get("version", "1")),
         description=preset.get("description", ""),
-        sheet_name=text(layout.get("sheet", "填报表"), "layout.sheet")[:31],
-        title=text(need(layout, "title", "layout."), "layout.title"),
-        footnote=text(layout.get("footnote", ""), "layout.footnote"),
-        contact=contact, columns=tuple(columns), rules=tuple(rules), context=dict(context),
+        sheet_name=_sheet_name(text(layout.get("sheet", "填报表"), "layout.sheet", "layout", None, "sheet")),
+        title=text(need(layout, "title", "layout.", "layout"), "layout.title", "layout", None, "title"),
+        footnote=text(layout.get("footnote", ""), "layout.footnote", "layout", None, "footnote"),
+        contact=tuple(contact), columns=tuple(columns), rules=tuple(rules), context=dict(context),
     )
+
+
+def _sheet_name(name: str) -> str:
+    """Excel's rules for a sheet name: at most 31 characters, none of []:*?/\\."""
+    return re.sub(r"[\[\]:*?/\\]", "-", name)[:31] or "填报表"

@@ -12,12 +12,15 @@ Sheet 1 (labels.toml [summary].sheet), top to bottom:
     item rows (or subtitle rows + item rows)     仿宋_GB2312 12 pt, thin borders, wrapped
     footnote (spec.footnote, merged across)
 
-Row heights: Excel does not grow a row with wrapped text by itself (and LibreOffice does not when the
-height is stored), so every row gets an explicit height, by the rule of `toolkit.layout.row_height`:
-a column `width` holds `(width - 1) * 11 / pt` half-width characters per line (a CJK character
-counts two), each paragraph takes ceil(its width / that) lines, a line takes `pt * 1.3` points plus
-4 points of padding, the tallest cell sets the row, capped at Excel's 409 points. A merged row
-(title, lines, subtitles, footnote) is measured against the sum of its columns' widths.
+Row heights: Excel does not grow a row with wrapped text by itself (and LibreOffice keeps a stored
+height), so every row gets an explicit height. The rule (`row_height` below, built on
+`toolkit.layout.line_count`): a column `width` holds `(width - 1) * 11 / pt` half-width characters per
+line, a CJK or full-width character counting two; each paragraph (line break) takes ceil(its width /
+that) lines; the cell with the most lines sets the row: lines × pt × style.line_spacing (1.5) + 4 points,
+capped at Excel's 409 points. layout.row_height uses 1.3 × pt a line, which fits Excel's 仿宋/宋体 but
+clips in LibreOffice, whose CJK fallback fonts (Noto Sans CJK) need about 1.49 × pt a line: measured
+against LibreOffice's own optimal row heights on the bundled example, 1.5 leaves no row short. A merged
+row (title, lines, subtitles, footnote) is measured against the sum of its columns' widths.
 """
 
 from __future__ import annotations
@@ -82,15 +85,15 @@ class SummaryStyle:
     """Fonts, paper and margins of the summary; defaults per GB/T 9704 practice (BRIEF §5)."""
 
     title_font: str = "方正小标宋简体"
-    title_pt: float = 22  # 二号
+    title_pt: float = 22.0  # 二号
     header_font: str = "黑体"
-    header_pt: float = 12  # 小四
+    header_pt: float = 12.0  # 小四
     header_bold: bool = True
     header_fill: str = ""  # e.g. "#D9D9D9"; empty = no shading, as printed documents have
     body_font: str = "仿宋_GB2312"
-    body_pt: float = 12  # 小四
+    body_pt: float = 12.0  # 小四
     footer_font: str = "宋体"
-    footer_pt: float = 14  # 四号
+    footer_pt: float = 14.0  # 四号
     page_number: str = "— &P —"  # Excel header/footer codes: &P page, &N pages
     paper: str = "A3"
     landscape: bool = True
@@ -134,11 +137,9 @@ class SummaryStyle:
         for key in ("title_pt", "header_pt", "body_pt", "footer_pt"):
             if key in values and not 6 <= values[key] <= 72:
                 raise SummaryError(f"配置 [summary] 的 {key} = {values[key]} 不可用：字号应在 6 到 72 磅之间。")
+        if "line_spacing" in values and not 1 <= values["line_spacing"] <= 3:
+            raise SummaryError(f"配置 [summary] 的 line_spacing = {values['line_spacing']} 不可用：行距应在 1 到 3 倍之间。")
         return cls(**values)
-
-    @property
-    def paper_code(self) -> int:
-        return PAPERS[self.paper.upper()]
 
     def footer(self) -> str:
         """The footer codes: the page number centred in the footer font (&"宋体,常规"&14— &P —)."""
@@ -360,6 +361,14 @@ def write_summary(path: Path, spec: Spec, rows: list[SummaryRow], contacts: list
     workbook.close()
 
 
+def _text(sheet: Any, r: int, c: int, text: str, fmt: Any) -> None:
+    """Text as a string cell, never a formula or a number; an empty text as a blank cell keeping its format."""
+    if text:
+        sheet.write_string(r, c, text, fmt)
+    else:
+        sheet.write_blank(r, c, None, fmt)
+
+
 def _merged_line(sheet: Any, r: int, last_col: int, text: str, fmt: Any, height: float) -> None:
     sheet.merge_range(r, 0, r, last_col, "", fmt)
     sheet.write_string(r, 0, text, fmt)
@@ -417,7 +426,7 @@ def _write_main(sheet: Any, spec: Spec, blocks: list[tuple[str | None, list[Summ
             values = by_row[id(row)]
             for c, col in enumerate(columns):
                 marked = status is not None and col.key == status.key and row.state != "ok"
-                sheet.write_string(r, c, values[col.key], formats.cells[(col.key, marked)])
+                _text(sheet, r, c, values[col.key], formats.cells[(col.key, marked)])
             sheet.set_row(r, _item_height(spec, values, style))
             r += 1
     last_item_row = r - 1
@@ -545,7 +554,7 @@ def _write_contacts(sheet: Any, spec: Spec, rows: list[SummaryRow], contacts: li
             lines.append([row.item.lead, *("" for _ in spec.contact), names["not_received"], ""])
     for r, line in enumerate(lines, start=1):
         for c, text in enumerate(line):
-            sheet.write_string(r, c, text, formats.text_center if 0 < c < len(line) - 1 else formats.text)
+            _text(sheet, r, c, text, formats.text_center if 0 < c < len(line) - 1 else formats.text)
         sheet.set_row(r, row_height(list(zip(line, widths, strict=True)), style.body_pt, style))
     if lines:  # telephone numbers are text on purpose
         sheet.ignore_errors({"number_stored_as_text": f"A2:{xl_rowcol_to_cell(len(lines), len(headers) - 1)}"})

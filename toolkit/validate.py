@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import findings, intake
 from .findings import Finding
 from .ledger import Ledger, Receipt
-from .spec import Column, Spec
+from .spec import Column, Rule, Spec
 from .targets import seq_key
 from .text import has_control_chars, match_key, remove_control_chars, split_units, tidy_multiline
 from .workspace import Workspace
@@ -74,20 +75,89 @@ def check_value(spec: Spec, col: Column, raw: object, text: str, at: dict) -> tu
             text = choice
         else:
             text = choice
+    elif col.type in ("number", "percent"):
+        text, problem = _typed_number(col, raw, text, at)
+        out += problem
+    elif col.type == "date":
+        text, problem = _typed_date(raw, text, at)
+        out += problem
     return text, out
+
+
+def parse_number(text: str) -> float | None:
+    """12, 12.5, '1,200', '１２', '85%' (as 85) → a number; anything else → None."""
+    cleaned = match_key(text).replace(",", "").rstrip("%")
+    try:
+        return float(cleaned)
+    except ValueError:
+        return None
+
+
+def _typed_number(col: Column, raw: object, text: str, at: dict) -> tuple[str, list[Finding]]:
+    """A number or percent cell as the text the summary shows; a percent cell's 0.85 is 85%."""
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        number = float(raw) * (100 if col.type == "percent" else 1)
+    else:
+        number = parse_number(text)
+    if number is None:
+        return text, [findings.make("number-invalid", value=text, **at)]
+    shown = f"{number:g}" + ("%" if col.type == "percent" else "")
+    if (col.minimum is not None and number < col.minimum) or (col.maximum is not None and number > col.maximum):
+        bounds = f"{col.minimum:g}" if col.minimum is not None else "", f"{col.maximum:g}" if col.maximum is not None else ""
+        return shown, [findings.make("number-range", value=shown, minimum=bounds[0], maximum=bounds[1], **at)]
+    return shown, []
+
+
+_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
+
+
+def _typed_date(raw: object, text: str, at: dict) -> tuple[str, list[Finding]]:
+    """A date cell, a serial number or a typed date (2022-03-31, 2022/3/31, 2022年3月31日) as 2022年3月31日."""
+    day: dt.date | None = None
+    if isinstance(raw, (dt.date, dt.datetime)):
+        day = raw if isinstance(raw, dt.date) else raw.date()
+    elif isinstance(raw, (int, float)) and not isinstance(raw, bool) and 1 < raw < 2958466:
+        day = dt.date.fromisoformat(intake.excel_date(float(raw)))
+    elif match := _DATE.fullmatch(match_key(text)):
+        try:
+            day = dt.date(*map(int, match.groups()))
+        except ValueError:
+            day = None
+    if day is None:
+        return text, [findings.make("date-invalid", value=text, **at)]
+    return f"{day.year}年{day.month}月{day.day}日", []
+
+
+def rule_broken(rule: Rule, value: str) -> bool:
+    """Whether `value` in the rule's `then` column breaks it (the rule's `when` already holds)."""
+    key = match_key(value)
+    if rule.required and not key:
+        return True
+    if not key:
+        return False
+    if key in {match_key(x) for x in rule.not_in}:
+        return True
+    if rule.empty_or_in is not None and key not in {match_key(x) for x in rule.empty_or_in}:
+        return True
+    if rule.pattern and not re.fullmatch(rule.pattern, value.strip()):
+        return True
+    if rule.max_chars is not None and len(value.strip()) > rule.max_chars:
+        return True
+    if rule.minimum is not None or rule.maximum is not None:
+        number = parse_number(value)
+        if number is None or (rule.minimum is not None and number < rule.minimum) or \
+                (rule.maximum is not None and number > rule.maximum):
+            return True
+    return False
 
 
 def check_rules(spec: Spec, answers: dict[str, str], cells: dict[str, str], where: dict) -> list[Finding]:
     out = []
     for rule in spec.rules:
-        if answers.get(rule.when_column, "") != rule.when_equals:
+        if not rule.applies(answers.get(rule.when_column, "")):
             continue
         value = answers.get(rule.then_column, "")
-        key = match_key(value)
-        broken = (rule.required and not key) or (key and key in {match_key(x) for x in rule.not_in})
-        if rule.empty_or_in is not None and key and key not in {match_key(x) for x in rule.empty_or_in}:
-            broken = True
-        if broken:
+        if rule_broken(rule, value):
             column = spec.column(rule.then_column).label
             at = {**where, "column": column, "cell": cells.get(rule.then_column, "")}
             message = spec.render_message(rule.message, value=value, **at)

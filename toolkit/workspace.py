@@ -18,7 +18,7 @@ from .intake import Limits
 from .lock import workspace_lock
 from .periods import Period, parse_period, periods_of_kind
 from .resources import examples_dir, templates_dir
-from .spec import Spec, load_spec, render
+from .spec import Spec, build_spec, load_spec, render
 from .targets import TargetList, read_target_list, write_target_list
 
 CONFIG_NAME = "toolkit.toml"
@@ -94,10 +94,13 @@ class Workspace:
 
     @functools.cached_property
     def spec(self) -> Spec:
+        """The layout: defined in toolkit.toml itself when it has [[columns]], else the named preset."""
+        if "columns" in self.config.data:
+            return build_spec(self.config.data, self.context, self.config.path)
         overrides = {}
         if self.config.get("layout.title"):
             overrides["layout"] = {"title": self.config.get("layout.title")}
-        return load_spec(str(self.config.need("campaign.preset")), self.context, overrides)
+        return load_spec(str(self.config.need("campaign.preset")), self.context, overrides, base_dir=self.root)
 
     @functools.cached_property
     def limits(self) -> Limits:

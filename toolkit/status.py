@@ -1,0 +1,353 @@
+"""`toolkit status` and `toolkit remind`: who has sent what, who must fix what, who must be chased.
+
+One row per issued unit (lead unit with a fill-in workbook, in manifest order). Its state is one of:
+
+- 已通过 (passed): the unit's current return (its latest accepted file) has no error; warnings are allowed.
+- 需修改 (to fix): the current return has at least one error; the unit gets a feedback workbook (退回修改).
+- 已报送 (sent, unusable): the unit sent one or more files but every one was refused at intake (other
+  period, forged stamp, password, not a table…); it has no usable return. The row shows the refusal reason.
+- 未报送 (not sent): nothing accepted or refused from the unit, and the deadline has not passed yet.
+- 逾期未报 (overdue): nothing accepted or refused from the unit, and the deadline has passed.
+
+Other columns:
+
+- received: when the current return was collected (ISO); for 已报送, when the latest refused file was collected.
+- versions: how many accepted returns the unit has sent (a corrected return is a new version).
+- late: the unit's first usable return (its first accepted file; for 已报送 its first refused file) was
+  collected after the end of the deadline day; or nothing came and `now` is past the end of that day.
+  A unit that reported on time and then sent a correction after the deadline is not late.
+- errors / warnings: findings of the current return (None when there is no accepted return).
+
+`now` is a parameter (`--as-of`, else the clock): it only decides whether the deadline has passed; every
+file in the ledger counts whatever its date, so status is deterministic for a given ledger and `now`.
+Nothing here writes except `write_html` and `write_reminders`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from rich.table import Table
+
+from .fileio import write_text
+from .ledger import ACCEPTED, REFUSED, Ledger, Receipt
+from .resources import templates_dir
+from .workspace import Workspace, WorkspaceError, _safe_file_name
+
+
+@dataclass(frozen=True)
+class State:
+    word: str
+    style: str  # rich
+    colour: str  # HTML
+    progress: int  # how far along the cycle, in percent, for the chart
+    meaning: str
+
+
+PASSED, TO_FIX, SENT, NOT_SENT, OVERDUE = "已通过", "需修改", "已报送", "未报送", "逾期未报"
+
+# The states in display order (the order of totals, of the legend and of the HTML counts).
+STATES: dict[str, State] = {s.word: s for s in (
+    State(PASSED, "green", "#2e7d32", 100, "最新回报无错误（可有警告）"),
+    State(TO_FIX, "yellow", "#e65100", 66, "最新回报有错误，需退回修改"),
+    State(SENT, "cyan", "#1565c0", 33, "已发来文件，但均被拒收，需重新报送"),
+    State(NOT_SENT, "", "#757575", 0, "尚未报送，未到截止日期"),
+    State(OVERDUE, "red", "#c62828", 0, "已过截止日期仍未报送"),
+)}
+MISSING = (NOT_SENT, OVERDUE)  # the states `toolkit remind` chases
+JSON_KEYS = ("unit", "state", "received", "versions", "errors", "warnings", "late")
+REMINDER_PREFIX = "催报通知-"
+REMINDER_LIST = "催报清单.txt"
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    unit: str
+    items: tuple[str, ...]
+    state: str
+    received: str | None
+    versions: int
+    late: bool
+    errors: int | None
+    warnings: int | None
+    file: str = ""
+    note: str = ""  # why the unit's files were refused, or that a later file was refused
+    days_late: int = 0  # days between the deadline and the first return (or `now` when none came)
+    issued_file: str = ""  # the fill-in workbook the unit was sent
+
+    def to_json(self) -> dict[str, Any]:
+        return {key: getattr(self, key) for key in JSON_KEYS}
+
+    @property
+    def received_short(self) -> str:
+        return short_time(self.received)
+
+
+@dataclass
+class StatusReport:
+    rows: list[StatusRow]
+    now: dt.datetime
+    deadline: dt.date | None
+    unattributed: list[Receipt] = field(default_factory=list)  # refused files that name no issued unit
+
+    @property
+    def totals(self) -> dict[str, int]:
+        return {word: sum(r.state == word for r in self.rows) for word in STATES}
+
+    @property
+    def all_passed(self) -> bool:
+        return bool(self.rows) and all(r.state == PASSED for r in self.rows)
+
+    @property
+    def missing(self) -> list[StatusRow]:
+        return [r for r in self.rows if r.state in MISSING]
+
+    @property
+    def deadline_passed(self) -> bool:
+        return self.deadline is not None and self.now >= deadline_end(self.deadline)
+
+    def totals_line(self) -> str:
+        counts = "，".join(f"{word} {n}" for word, n in self.totals.items())
+        when = f"截至 {self.now:%Y-%m-%d %H:%M}"
+        if self.deadline:
+            when += f"，截止日期 {self.deadline.isoformat()}"
+        return f"共 {len(self.rows)} 个单位：{counts}（{when}）"
+
+
+# --- time ---
+
+def naive(moment: dt.datetime) -> dt.datetime:
+    """Local time without a zone, as the ledger stores it."""
+    return moment.astimezone().replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def parse_time(text: str) -> dt.datetime | None:
+    try:
+        return naive(dt.datetime.fromisoformat(text))
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_as_of(text: str | None) -> dt.datetime:
+    """`--as-of` (2022-04-16 or 2022-04-16T09:30), else now."""
+    if not text:
+        return dt.datetime.now().replace(microsecond=0)
+    moment = parse_time(text.strip())
+    if moment is None:
+        raise WorkspaceError(f"--as-of “{text}” 不是有效时间：请写成 2022-04-16 或 2022-04-16T09:30。")
+    return moment
+
+
+def deadline_end(deadline: dt.date) -> dt.datetime:
+    """The first moment after the deadline day: a return that day is on time."""
+    return dt.datetime.combine(deadline + dt.timedelta(days=1), dt.time.min)
+
+
+def workspace_deadline(ws: Workspace) -> dt.date | None:
+    text = str(ws.context.get("deadline") or "").strip()
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text[:10])
+    except ValueError:
+        raise WorkspaceError(f"{ws.config.path}：campaign.deadline = “{text}” 不是有效日期，请写成 2022-04-15。") from None
+
+
+def short_time(iso: str | None) -> str:
+    """2022-04-12T09:30:00 → 2022-04-12 09:30."""
+    return iso[:16].replace("T", " ") if iso else ""
+
+
+# --- the pure part ---
+
+def compute_status(issued: dict[str, dict[str, Any]], receipts: Iterable[Receipt], checked: dict[str, Any],
+                   deadline: dt.date | None, now: dt.datetime) -> StatusReport:
+    """One row per issued unit, in the order issued.
+
+    `issued` is the manifest's units, `receipts` every row of the ledger, `checked` each unit's
+    current return as validated (anything with errors, warnings, received_at and file).
+    """
+    now = naive(now)
+    end = deadline_end(deadline) if deadline else None
+    accepted: dict[str, list[Receipt]] = {}
+    refused: dict[str, list[Receipt]] = {}
+    unattributed = []
+    for receipt in sorted(receipts, key=lambda r: (r.received_at, r.id)):
+        if receipt.verdict == ACCEPTED:
+            accepted.setdefault(receipt.unit, []).append(receipt)
+        elif receipt.verdict == REFUSED:
+            if receipt.unit in issued:
+                refused.setdefault(receipt.unit, []).append(receipt)
+            else:
+                unattributed.append(receipt)
+    rows = []
+    for unit, entry in issued.items():
+        versions = accepted.get(unit, [])
+        rejected = refused.get(unit, [])
+        errors = warnings = None
+        note = ""
+        if versions:
+            current = checked.get(unit)
+            latest = versions[-1]
+            received = getattr(current, "received_at", "") or latest.received_at
+            file = getattr(current, "file", "") or latest.file_name
+            if current is not None:
+                errors, warnings = current.errors, current.warnings
+            state = PASSED if errors == 0 else TO_FIX  # a return not checked (None) has not passed
+            first = versions[0]
+            later_refusals = [r for r in rejected if (r.received_at, r.id) > (latest.received_at, latest.id)]
+            if later_refusals:
+                last = later_refusals[-1]
+                note = f"{short_time(last.received_at)} 发来的 {last.file_name} 被拒收：{last.reason}"
+        elif rejected:
+            state, first, last = SENT, rejected[0], rejected[-1]
+            received, file = last.received_at, last.file_name
+            note = f"被拒收：{last.reason}" if last.reason else "被拒收"
+        else:
+            first, received, file = None, None, ""
+            state = OVERDUE if end is not None and now >= end else NOT_SENT
+        arrived = parse_time(first.received_at) if first is not None else None
+        late, days_late = False, 0
+        if end is not None and deadline is not None:
+            moment = arrived if arrived is not None else now
+            late = moment >= end
+            days_late = max((moment.date() - deadline).days, 0) if late else 0
+        rows.append(StatusRow(
+            unit=unit, items=tuple(entry.get("items", ())), state=state, received=received or None,
+            versions=len(versions), late=late, errors=errors, warnings=warnings, file=file, note=note,
+            days_late=days_late, issued_file=entry.get("file", ""),
+        ))
+    return StatusReport(rows, now, deadline, unattributed)
+
+
+# --- gathering it from a workspace ---
+
+def build_status(ws: Workspace, now: dt.datetime | None = None) -> StatusReport:
+    """Status of every issued unit: reads the manifest and ledger, validates every current return."""
+    from .distribute import read_manifest
+    from .validate import validate
+
+    issued = read_manifest(ws).get("units", {})
+    if not issued:
+        raise WorkspaceError("尚未分发填报表（outbox/manifest.json 不存在或为空）：请先运行 toolkit distribute。")
+    deadline = workspace_deadline(ws)
+    with Ledger(ws.state / "ledger.sqlite") as ledger:
+        receipts = ledger.all()
+    checked = validate(ws).returns
+    return compute_status(issued, receipts, checked, deadline, now or parse_as_of(None))
+
+
+# --- views ---
+
+def status_table(report: StatusReport) -> Table:
+    table = Table(header_style="bold")
+    for label, justify in (("单位", "left"), ("事项", "right"), ("状态", "left"), ("收到时间", "left"),
+                           ("版本", "right"), ("逾期", "left"), ("错误", "right"), ("警告", "right"),
+                           ("文件／说明", "left")):
+        table.add_column(label, overflow="fold", justify=justify)  # type: ignore[arg-type]
+    for row in report.rows:
+        style = STATES[row.state].style
+        word = f"[{style}]{row.state}[/{style}]" if style else row.state
+        late = f"[red]逾期{row.days_late}天[/red]" if row.late else ""
+        detail = "；".join(x for x in (row.file, row.note) if x)
+        table.add_row(row.unit, str(len(row.items)), word, row.received_short, str(row.versions or ""), late,
+                      _count(row.errors), _count(row.warnings), detail)
+    return table
+
+
+def _count(value: int | None) -> str:
+    return "—" if value is None else str(value)
+
+
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(templates_dir()), autoescape=True,
+                              trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+
+
+def render_html(report: StatusReport, title: str, office: str = "") -> str:
+    """A self-contained page: counts, a bar per unit coloured by state, and the per-unit table."""
+    rows = len(report.rows) or 1
+    return _env().get_template("status.html.j2").render(
+        title=title, office=office, report=report, states=STATES, totals=report.totals,
+        index={word: n for n, word in enumerate(STATES, 1)},
+        shares={word: round(100 * n / rows, 2) for word, n in report.totals.items()},
+        now=f"{report.now:%Y-%m-%d %H:%M}", deadline=report.deadline.isoformat() if report.deadline else "",
+        short_time=short_time,
+    )
+
+
+def write_html(ws: Workspace, report: StatusReport, path: Path) -> Path:
+    write_text(path, render_html(report, f"{ws.spec.title}报送进度", str(ws.context.get("office", ""))))
+    return path
+
+
+# --- chase notices ---
+
+@dataclass
+class Reminders:
+    folder: Path
+    notices: dict[str, Path]  # unit -> its notice
+    listing: Path
+    removed: list[Path]
+
+
+def reminder_name(unit: str) -> str:
+    return _safe_file_name(f"{REMINDER_PREFIX}{unit}.txt")
+
+
+def _item_lines(ws: Workspace, issued: dict[str, Any], row: StatusRow, limit: int = 40) -> list[dict[str, str]]:
+    """Each item of a unit: its 序号 and the start of its annual target, for the notice."""
+    try:
+        annual_key = ws.spec.by_role("annual").key
+    except KeyError:
+        annual_key = ""
+    prefilled = issued.get(row.unit, {}).get("prefilled", {})
+    out = []
+    for seq in row.items:
+        text = " ".join(str(prefilled.get(seq, {}).get(annual_key, "")).split()) if annual_key else ""
+        out.append({"seq": seq, "target": text if len(text) <= limit else text[:limit] + "…"})
+    return out
+
+
+def write_reminders(ws: Workspace, report: StatusReport, folder: Path | None = None) -> Reminders:
+    """One notice per unit that has not reported (UTF-8 with BOM, for Notepad) and one list for the coordinator.
+
+    Notices of units that have reported since are removed, so the folder holds only who is still to chase.
+    """
+    from .distribute import chinese_date, read_manifest
+
+    folder = folder or ws.root / "reminders"
+    issued = read_manifest(ws).get("units", {})
+    env = _env()
+    env.autoescape = False
+    common = {
+        **ws.context, "title": ws.spec.title, "contact_line": ws.coordinator_line(),
+        "date": chinese_date(report.now.date()), "now": f"{report.now:%Y-%m-%d %H:%M}",
+        "deadline_words": chinese_date(report.deadline) if report.deadline else "",
+        "deadline_passed": report.deadline_passed,
+    }
+    days_left = (report.deadline - report.now.date()).days if report.deadline else None
+    notices = {}
+    for row in report.missing:
+        text = env.get_template("remind.txt.j2").render(
+            **common, row=row, unit=row.unit, items=_item_lines(ws, issued, row), days_left=days_left)
+        path = folder / reminder_name(row.unit)
+        write_text(path, text, bom=True)
+        notices[row.unit] = path
+    removed = []
+    for unit in issued:
+        path = folder / reminder_name(unit)
+        if unit not in notices and path.is_file():
+            path.unlink()
+            removed.append(path)
+    listing = folder / REMINDER_LIST
+    sent = [r for r in report.rows if r.state == SENT]
+    write_text(listing, env.get_template("remind-list.txt.j2").render(
+        **common, rows=report.missing, sent=sent, total=len(report.rows), days_left=days_left,
+        notices={unit: path.name for unit, path in notices.items()}), bom=True)
+    return Reminders(folder, notices, listing, removed)
