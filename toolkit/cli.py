@@ -206,6 +206,103 @@ def merge(
 
 @app.command()
 @friendly
+def feedback(
+    units: Annotated[list[str] | None, typer.Argument(
+        help="单位名称（可写简称）；不写则为所有回报有错误的单位")] = None,
+    deadline: Annotated[str | None, typer.Option(
+        "--deadline", help="修改后发回的期限（如 2022-04-20；默认今天起 3 天）")] = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """退回修改：把单位自己的回报标出问题（红色为错误、黄色为提示，附批注和问题清单），连同退回说明写入 feedback/。"""
+    from .feedback import LIST_ONLY, NO_ERRORS, NOT_RETURNED, make_feedback
+
+    ws = open_workspace(workspace)
+    due = None
+    if deadline:
+        try:
+            due = dt.date.fromisoformat(deadline)
+        except ValueError:
+            raise WorkspaceError(f"--deadline “{deadline}” 不是有效日期：请写成 2022-04-20。") from None
+    results = make_feedback(ws, units or None, deadline=due)
+    if not results:
+        console.print("没有回报有错误的单位，无需退回修改。")
+        return
+    for r in results:
+        if r.state == NOT_RETURNED:
+            console.print(f"{r.unit}：尚未报送，没有可退回的回报（toolkit remind 催报）。")
+        elif r.state == NO_ERRORS:
+            extra = f"，有 {r.warnings} 个提示（toolkit validate 查看）" if r.warnings else ""
+            console.print(f"{r.unit}：当前回报没有错误{extra}，无需退回修改。")
+        else:
+            counts = f"错误 {r.errors}" + (f"，提示 {r.warnings}" if r.warnings else "")
+            console.print(f"{r.unit}（{counts}）：{r.workbook}")
+            console.print(f"  退回说明：{r.notice}")
+            if r.state == LIST_ONLY:
+                console.print(f"  [yellow]只写了问题清单：{r.note}；[/yellow]说明中已请单位在原表格中修改。")
+    written = [r for r in results if r.workbook]
+    if written:
+        console.print(f"已为 {len(written)} 个单位生成退回修改文件：{written[0].workbook.parent}。"
+                      "请把两个文件一并发给单位；修改后发回的文件用 toolkit collect 收集。")
+
+
+@app.command()
+@friendly
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="每个单位输出一条 JSON 记录")] = False,
+    html: Annotated[Path | None, typer.Option("--html", help="同时写出一个网页（手机可看、可打印）")] = None,
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="按此时间判断是否逾期（如 2022-04-16 或 2022-04-16T09:30；默认现在）")] = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """报送进度：每个单位的状态、收到时间、版本数、是否逾期、错误与警告数。退出码：0 全部已通过，1 尚有单位未通过，2 无法运行。"""
+    from .status import build_status, parse_as_of, status_table, write_html
+
+    ws = open_workspace(workspace)
+    report = build_status(ws, parse_as_of(as_of))
+    if html:
+        write_html(ws, report, html)
+    if as_json:
+        print(json.dumps([r.to_json() for r in report.rows], ensure_ascii=False, indent=1))
+    else:
+        console.print(status_table(report))
+        console.print(report.totals_line())
+        if report.unattributed:
+            console.print(f"[yellow]另有 {len(report.unattributed)} 个文件被拒收且无法识别单位[/yellow]"
+                          "（--html 网页中列出）。")
+    if html:
+        (err_console if as_json else console).print(f"网页：{html}")
+    raise typer.Exit(0 if report.all_passed else 1)
+
+
+@app.command()
+@friendly
+def remind(
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="按此时间判断是否逾期（如 2022-04-16 或 2022-04-16T09:30；默认现在）")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="写入的文件夹（默认：工作区的 reminders/）")] = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """催报：为每个未报送、逾期未报的单位写一份催报通知，并写一份催报清单。已报送单位的旧通知会被删除。"""
+    from .status import build_status, parse_as_of, write_reminders
+
+    ws = open_workspace(workspace)
+    report = build_status(ws, parse_as_of(as_of))
+    result = write_reminders(ws, report, output)
+    rows = {r.unit: r for r in report.rows}
+    if result.notices:
+        console.print(f"已为 {len(result.notices)} 个单位写好催报通知：")
+        for unit, path in result.notices.items():
+            late = f"，逾期{rows[unit].days_late}天" if rows[unit].late else ""
+            console.print(f"  {unit}（{rows[unit].state}{late}）：{path}")
+    else:
+        console.print("没有未报送的单位，无需催报。")
+    if result.removed:
+        console.print(f"已删除 {len(result.removed)} 份过时的催报通知（这些单位已报送）。")
+    console.print(f"催报清单：{result.listing}")
+
+
+@app.command()
+@friendly
 def presets() -> None:
     """列出可用的版式预设。"""
     for name in resources.preset_names():

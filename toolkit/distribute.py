@@ -15,7 +15,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 from . import stamp as stamps
 from .fileio import atomic_path, write_text
 from .findings import Finding
-from .layout import row_height
+from .layout import row_height, write_contact_row
 from .resources import templates_dir
 from .spec import Column, Spec
 from .targets import Item, TargetList
@@ -202,7 +202,7 @@ def write_template(path: Path, ws: Workspace, issue: UnitIssue) -> None:
         sheet.set_column(c, c, col.width)
     sheet.merge_range(TITLE_ROW, 0, TITLE_ROW, last_col, spec.title, fmt_title)
     sheet.set_row(TITLE_ROW, 40)
-    _write_contact_row(sheet, spec, last_col, fmt_label, fmt_contact)
+    write_contact_row(sheet, spec.contact, CONTACT_ROW, last_col, fmt_label, fmt_contact)
     sheet.set_row(CONTACT_ROW, 24)
     for c, col in enumerate(columns):
         sheet.write_string(HEADER_ROW, c, col.label, fmt_header)
@@ -242,21 +242,6 @@ def write_template(path: Path, ws: Workspace, issue: UnitIssue) -> None:
     stamp_sheet.protect(ws.config.get("template.password", "") or "")
     stamp_sheet.very_hidden()
     workbook.close()
-
-
-def _write_contact_row(sheet: Any, spec: Spec, last_col: int, fmt_label: Any, fmt_value: Any) -> None:
-    """Each contact label in one cell, its fill-in cell right of it (merged over the rest of its span)."""
-    col = 1
-    for field_ in spec.contact:
-        if col + 1 > last_col:
-            break
-        sheet.write_string(CONTACT_ROW, col, field_.label, fmt_label)
-        end = min(col + max(field_.width_columns - 1, 1), last_col)
-        if end > col + 1:
-            sheet.merge_range(CONTACT_ROW, col + 1, CONTACT_ROW, end, "", fmt_value)
-        else:
-            sheet.write_blank(CONTACT_ROW, col + 1, None, fmt_value)
-        col = end + 1
 
 
 def _add_checks(workbook: Any, sheet: Any, spec: Spec, columns: list[Column], last_row: int) -> None:

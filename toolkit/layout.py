@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import unicodedata
+from typing import Any
 
 LINE_FACTOR = 1.3
 PADDING_PT = 4.0
@@ -32,3 +33,23 @@ def row_height(cells: list[tuple[str, float]], font_pt: float, minimum_lines: in
     """Points for a row whose cells are (text, column width)."""
     lines = max([minimum_lines, *(line_count(t, w, font_pt) for t, w in cells if t)])
     return min(MAX_ROW_PT, round(lines * font_pt * LINE_FACTOR + PADDING_PT, 1))
+
+
+def write_contact_row(sheet: Any, contact: tuple, row: int, last_col: int, fmt_label: Any, fmt_value: Any,
+                      values: dict[str, str] | None = None) -> None:
+    """Each contact label (联系人：) in one cell and its value in the cell right of it, merged over the rest
+    of its span: the fill-in template and the summary share this row, so a summary reads back as a return."""
+    col = 1
+    for field_ in contact:
+        if col + 1 > last_col:
+            break
+        sheet.write_string(row, col, field_.label, fmt_label)
+        end = min(col + max(field_.width_columns - 1, 1), last_col)
+        value = (values or {}).get(field_.key, "")
+        if end > col + 1:
+            sheet.merge_range(row, col + 1, row, end, "", fmt_value)
+        if value:
+            sheet.write_string(row, col + 1, value, fmt_value)
+        else:
+            sheet.write_blank(row, col + 1, None, fmt_value)
+        col = end + 1

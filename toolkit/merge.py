@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .fileio import atomic_path
-from .summary import SummaryRow, SummaryStyle, UnitContact, write_summary
+from .summary import SummaryRow, SummaryStyle, UnitContact, missing_line, write_summary
 from .targets import TargetList
 from .validate import ValidationResult, validate
 from .workspace import Workspace, WorkspaceError
@@ -61,22 +61,12 @@ def _merge(ws: Workspace, output: Path | None, allow_missing: bool, group_by: st
     contacts = [UnitContact(unit, r.contact, r.received_at.replace("T", " "), r.file)
                 for unit, r in checked.returns.items()]
     path = output or ws.reports / ws.file_name("summary")
-    missing_line = ""
     if missing or with_errors:
         result.outcome = PARTIAL
-        missing_line = partial_line(len(missing), len(with_errors))
     style = SummaryStyle.from_config(ws.config.get("summary", {}) or {})
+    spec = ws.spec.without_previous()
     with atomic_path(path) as tmp:
-        write_summary(tmp, ws.spec, result.rows, contacts, coordinator_line=ws.coordinator_line(),
-                      missing_line=missing_line, style=style, group_by=group_by)
+        write_summary(tmp, spec, result.rows, contacts, coordinator=ws.coordinator_contact(),
+                      missing_line=missing_line(spec, result.rows), style=style, group_by=group_by)
     result.path = path
     return result
-
-
-def partial_line(missing: int, unverified: int) -> str:
-    parts = []
-    if missing:
-        parts.append(f"{missing}个单位未报送")
-    if unverified:
-        parts.append(f"{unverified}个单位的报送内容待核实")
-    return "（截至汇总时，" + "，".join(parts) + "，相关事项已在“是否完成”栏标注）"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,8 @@ ROLES = ("id", "annual", "period_target", "leader", "units", "previous")
 TYPES = ("text", "choice", "number", "percent", "date")
 SEVERITIES = ("error", "warning")
 ALIGNS = ("left", "center", "right")
+CONTRIBUTION = "contribution"  # key of the co-organisers' column
+PREVIOUS = "previous_"  # key prefix of last period's columns
 # Every key a table of the spec may hold: a misspelt key is an error, not silently ignored.
 KEYS = {
     "preset": {"name", "version", "description"},
@@ -36,6 +38,8 @@ KEYS = {
     "rules": {"code", "severity", "when", "then", "hint", "message"},
     "when": {"column", "equals", "in", "not_empty"},
     "then": {"column", "required", "not_in", "empty_or_in", "pattern", "max_chars", "min", "max"},
+    "co_organisers": {"label", "hint", "width", "into", "format"},
+    "carry_forward": {"columns", "label", "hint"},
 }
 
 
@@ -121,6 +125,24 @@ class ContactField:
 
 
 @dataclass(frozen=True)
+class CoOrganisers:
+    """The one column a co-organiser fills, and how merge quotes it under the lead's text."""
+
+    label: str
+    hint: str
+    width: float
+    into: str
+    format: str
+
+
+@dataclass(frozen=True)
+class CarryForward:
+    columns: tuple[str, ...]
+    label: str
+    hint: str
+
+
+@dataclass(frozen=True)
 class Spec:
     name: str
     version: str
@@ -132,6 +154,8 @@ class Spec:
     columns: tuple[Column, ...]
     rules: tuple[Rule, ...]
     context: dict[str, Any] = field(default_factory=dict, compare=False)
+    co_organisers: CoOrganisers | None = None
+    carry_forward: CarryForward | None = None
 
     def column(self, key: str) -> Column:
         for col in self.columns:
@@ -167,6 +191,33 @@ class Spec:
 
     def render_message(self, template: str, **values: Any) -> str:
         return render(template, {**self.context, **values})
+
+    def for_co_organisers(self) -> Spec:
+        """The co-organisers' layout: the prefilled columns and their one contribution column."""
+        if self.co_organisers is None:
+            raise SpecError(f"预设“{self.name}”没有定义协办单位的填报栏（[co_organisers]），不能向协办单位分发。")
+        co = self.co_organisers
+        column = Column(key=CONTRIBUTION, label=co.label, source="unit", required=True, width=co.width, hint=co.hint)
+        prefilled = [c for c in self.columns if c.source == "target" and c.role != "previous"]
+        return replace(self, columns=(*prefilled, column), rules=())
+
+    def with_previous(self, previous: str) -> Spec:
+        """Last period's answers as locked columns before the first fill-in column (carry-forward)."""
+        if self.carry_forward is None:
+            raise SpecError(f"预设“{self.name}”没有定义上期内容的显示方式（[carry_forward]）。")
+        carried = [
+            Column(key=f"{PREVIOUS}{key}", label=render(self.carry_forward.label, {"label": self.column(key).label}),
+                   source="target", role="previous", width=self.column(key).width,
+                   hint=render(self.carry_forward.hint, {"previous": previous}))
+            for key in self.carry_forward.columns
+        ]
+        first_filled = next(i for i, c in enumerate(self.columns) if c.source == "unit")
+        columns = (*self.columns[:first_filled], *carried, *self.columns[first_filled:])
+        return replace(self, columns=columns)
+
+    def without_previous(self) -> Spec:
+        """The layout of the summary: last period's columns are for the units, not the leaders."""
+        return replace(self, columns=tuple(c for c in self.columns if c.role != "previous"))
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -360,7 +411,35 @@ def build_spec(data: dict[str, Any], context: dict[str, Any], path: Path | None)
         title=text(need(layout, "title", "layout.", "layout"), "layout.title", "layout", None, "title"),
         footnote=text(layout.get("footnote", ""), "layout.footnote", "layout", None, "footnote"),
         contact=tuple(contact), columns=tuple(columns), rules=tuple(rules), context=dict(context),
+        co_organisers=_co_organisers(data, keys, fail, check_keys),
+        carry_forward=_carry_forward(data, keys, fail, check_keys),
     )
+
+
+def _co_organisers(data: dict[str, Any], keys: list[str], fail: Any, check_keys: Any) -> CoOrganisers | None:
+    raw = data.get("co_organisers")
+    if raw is None:
+        return None
+    check_keys(raw, "co_organisers", "co_organisers.", "co_organisers")
+    into = raw.get("into", "")
+    if into not in keys:
+        raise fail(f"into = “{into}” 不是已定义的列，可用：{'、'.join(keys)}", "co_organisers.into", "co_organisers",
+                   None, "into")
+    return CoOrganisers(label=raw.get("label", "配合工作情况"), hint=raw.get("hint", ""),
+                        width=float(raw.get("width", 40)), into=into, format=raw.get("format", "（{{ unit }}：{{ text }}）"))
+
+
+def _carry_forward(data: dict[str, Any], keys: list[str], fail: Any, check_keys: Any) -> CarryForward | None:
+    raw = data.get("carry_forward")
+    if raw is None:
+        return None
+    check_keys(raw, "carry_forward", "carry_forward.", "carry_forward")
+    columns = tuple(raw.get("columns", ()))
+    unknown = [c for c in columns if c not in keys]
+    if unknown:
+        raise fail(f"columns 中的“{unknown[0]}”不是已定义的列，可用：{'、'.join(keys)}", "carry_forward.columns",
+                   "carry_forward", None, "columns")
+    return CarryForward(columns=columns, label=raw.get("label", "上期{{ label }}"), hint=raw.get("hint", ""))
 
 
 def _sheet_name(name: str) -> str:

@@ -246,10 +246,10 @@ def build_status(ws: Workspace, now: dt.datetime | None = None) -> StatusReport:
 
 def status_table(report: StatusReport) -> Table:
     table = Table(header_style="bold")
-    for label, justify in (("单位", "left"), ("事项", "right"), ("状态", "left"), ("收到时间", "left"),
-                           ("版本", "right"), ("逾期", "left"), ("错误", "right"), ("警告", "right"),
-                           ("文件／说明", "left")):
-        table.add_column(label, overflow="fold", justify=justify)  # type: ignore[arg-type]
+    for label, justify, no_wrap in (("单位", "left", True), ("事项", "right", True), ("状态", "left", True),
+                                    ("收到时间", "left", True), ("版本", "right", True), ("逾期", "left", True),
+                                    ("错误", "right", True), ("警告", "right", True), ("文件／说明", "left", False)):
+        table.add_column(label, overflow="fold", justify=justify, no_wrap=no_wrap)  # type: ignore[arg-type]
     for row in report.rows:
         style = STATES[row.state].style
         word = f"[{style}]{row.state}[/{style}]" if style else row.state
@@ -269,11 +269,14 @@ def _env() -> jinja2.Environment:
                               trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
 
 
-def render_html(report: StatusReport, title: str, office: str = "") -> str:
-    """A self-contained page: counts, a bar per unit coloured by state, and the per-unit table."""
+def render_html(report: StatusReport, title: str, office: str = "", kicker: str = "报送进度") -> str:
+    """A self-contained page: counts, a bar per unit coloured by state, and the per-unit table.
+
+    Its heading is `title` followed by `kicker` (the spec's title, then 报送进度).
+    """
     rows = len(report.rows) or 1
     return _env().get_template("status.html.j2").render(
-        title=title, office=office, report=report, states=STATES, totals=report.totals,
+        title=title, kicker=kicker, office=office, report=report, states=STATES, totals=report.totals,
         index={word: n for n, word in enumerate(STATES, 1)},
         shares={word: round(100 * n / rows, 2) for word, n in report.totals.items()},
         now=f"{report.now:%Y-%m-%d %H:%M}", deadline=report.deadline.isoformat() if report.deadline else "",
@@ -282,7 +285,7 @@ def render_html(report: StatusReport, title: str, office: str = "") -> str:
 
 
 def write_html(ws: Workspace, report: StatusReport, path: Path) -> Path:
-    write_text(path, render_html(report, f"{ws.spec.title}报送进度", str(ws.context.get("office", ""))))
+    write_text(path, render_html(report, ws.spec.title, str(ws.context.get("office", ""))))
     return path
 
 
@@ -325,9 +328,10 @@ def write_reminders(ws: Workspace, report: StatusReport, folder: Path | None = N
     issued = read_manifest(ws).get("units", {})
     env = _env()
     env.autoescape = False
+    env.keep_trailing_newline = True
     common = {
         **ws.context, "title": ws.spec.title, "contact_line": ws.coordinator_line(),
-        "date": chinese_date(report.now.date()), "now": f"{report.now:%Y-%m-%d %H:%M}",
+        "date": chinese_date(report.now.date()), "now": f"{chinese_date(report.now.date())} {report.now:%H:%M}",
         "deadline_words": chinese_date(report.deadline) if report.deadline else "",
         "deadline_passed": report.deadline_passed,
     }

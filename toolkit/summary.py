@@ -41,7 +41,7 @@ from typing import Any
 import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from .layout import MAX_ROW_PT, PADDING_PT, line_count
+from .layout import MAX_ROW_PT, PADDING_PT, line_count, write_contact_row
 from .office import convert
 from .resources import templates_dir
 from .spec import Column, Spec, render
@@ -247,14 +247,6 @@ def missing_line(spec: Spec, rows: Iterable[SummaryRow]) -> str:
     })
 
 
-def coordinator_line(office: str = "", contact: str = "", phone: str = "") -> str:
-    """“填报单位：…　　联系人：…　　联系电话：…”, leaving out the empty parts."""
-    names = labels()
-    parts = [render(names[f"coordinator_{key}"], {"value": value.strip()})
-             for key, value in (("office", office), ("contact", contact), ("phone", phone)) if value.strip()]
-    return names["coordinator_separator"].join(parts)
-
-
 def tally(spec: Spec, rows: Iterable[SummaryRow], by: str) -> tuple[list[Tally], Tally]:
     """Counts per lead unit (by="unit") or per leader (by="leader", each of an item's leaders), and the total.
 
@@ -315,6 +307,7 @@ class _Formats:
                                                 "align": "center", "valign": "vcenter", "text_wrap": True})
         self.line = workbook.add_format({**body, "align": "left"})
         self.line_bold = workbook.add_format({**body, "align": "left", "bold": True})
+        self.contact_label = workbook.add_format({**body, "align": "right"})
         header = {"font_name": style.header_font, "font_size": style.header_pt, "bold": style.header_bold,
                   "align": "center", "valign": "vcenter", "text_wrap": True, "border": 1}
         if style.header_fill:
@@ -342,8 +335,8 @@ class _Formats:
 
 
 def write_summary(path: Path, spec: Spec, rows: list[SummaryRow], contacts: list[UnitContact], *,
-                  coordinator_line: str, missing_line: str = "", style: SummaryStyle | None = None,
-                  group_by: str | None = None) -> None:
+                  coordinator: dict[str, str] | None = None, missing_line: str = "",
+                  style: SummaryStyle | None = None, group_by: str | None = None) -> None:
     """Write the summary workbook to `path` (the caller makes it atomic). Rows are written in the given order."""
     style = style or SummaryStyle()
     blocks = groups(spec, rows, group_by)  # checks group_by before anything is written
@@ -355,7 +348,7 @@ def write_summary(path: Path, spec: Spec, rows: list[SummaryRow], contacts: list
     formats = _Formats(workbook, spec, style)
     names = labels()
     _write_main(workbook.add_worksheet(names["sheet"]), spec, blocks, by_row, formats, style,
-                coordinator_line=coordinator_line, missing_line=missing_line)
+                coordinator=coordinator or {}, missing_line=missing_line)
     _write_stats(workbook, workbook.add_worksheet(names["stats_sheet"]), spec, rows, formats, style)
     _write_contacts(workbook.add_worksheet(names["contacts_sheet"]), spec, rows, contacts, formats, style)
     workbook.close()
@@ -393,7 +386,7 @@ def _page_setup(sheet: Any, style: SummaryStyle, *, repeat_row: int | None, land
 
 def _write_main(sheet: Any, spec: Spec, blocks: list[tuple[str | None, list[SummaryRow]]],
                 by_row: dict[int, dict[str, str]], formats: _Formats, style: SummaryStyle, *,
-                coordinator_line: str, missing_line: str) -> None:
+                coordinator: dict[str, str], missing_line: str) -> None:
     columns = list(spec.columns)
     last_col = len(columns) - 1
     total_width = sum(c.width for c in columns)
@@ -407,10 +400,14 @@ def _write_main(sheet: Any, spec: Spec, blocks: list[tuple[str | None, list[Summ
     title_height = max(row_height([(spec.title, total_width)], style.title_pt, style), style.title_pt * 1.8)
     _merged_line(sheet, r, last_col, spec.title, formats.title, title_height)
     r += 1
-    for text, fmt in ((coordinator_line, formats.line), (missing_line, formats.line_bold)):
-        if text.strip():
-            _merged_line(sheet, r, last_col, text, fmt, row_height([(text, total_width)], style.body_pt, style))
-            r += 1
+    if any(v.strip() for v in coordinator.values()):  # the coordinator's contact, laid out as in the template
+        write_contact_row(sheet, spec.contact, r, last_col, formats.contact_label, formats.line, coordinator)
+        sheet.set_row(r, row_height([], style.body_pt, style))
+        r += 1
+    if missing_line.strip():
+        _merged_line(sheet, r, last_col, missing_line, formats.line_bold,
+                     row_height([(missing_line, total_width)], style.body_pt, style))
+        r += 1
     header_row = r
     for c, col in enumerate(columns):
         sheet.write_string(header_row, c, col.label, formats.header)

@@ -227,7 +227,8 @@ def _check_prefilled(col: Column, issued_text: str, returned: str, at: dict) -> 
     return [findings.make("prefilled-changed", issued=_short(issued_text), returned=_short(returned), **at)]
 
 
-def _short(text: str, limit: int = 60) -> str:
+def _short(text: str, limit: int = 300) -> str:
+    # Whole texts as a rule: a change is often at the end of a target, and a cut text would hide it.
     text = text.replace("\n", " ")
     return text if len(text) <= limit else text[:limit] + "…"
 

@@ -124,11 +124,14 @@ class Workspace:
             raise WorkspaceError(f"找不到目标任务清单 {self.targets_path}：请放入清单，或修改 {CONFIG_NAME} 的 files.targets。")
         return read_target_list(self.targets_path, self.spec, self.period)
 
+    def coordinator_contact(self) -> dict[str, str]:
+        """The coordinator's own contact, keyed like the spec's contact fields (contact_person, …)."""
+        return {f.key: str(self.config.get(f"coordinator.{f.key}", "") or "") for f in self.spec.contact}
+
     def coordinator_line(self) -> str:
         """The coordinator's contact in the spec's contact labels, e.g. 联系人：张三  联系方式：1234567."""
-        parts = [f"{f.label}{self.config.get(f'coordinator.{f.key}', '')}" for f in self.spec.contact
-                 if self.config.get(f"coordinator.{f.key}")]
-        return "    ".join(parts)
+        return "    ".join(f"{f.label}{value}" for f in self.spec.contact
+                           if (value := self.coordinator_contact()[f.key]))
 
     def file_name(self, key: str, **extra: Any) -> str:
         return _safe_file_name(render(str(self.config.need(f"files.{key}")), {**self.context, **extra}))
