@@ -80,21 +80,26 @@ def init(
 
 @app.command()
 @friendly
-def distribute(workspace: WorkspaceOption = None) -> None:
+def distribute(
+    previous: Annotated[Path | None, typer.Option(
+        "--previous", help="上期的工作区文件夹或上期汇总表：把上期的工作进展和下步打算列入本期填报表（锁定，仅供对照）")] = None,
+    workspace: WorkspaceOption = None,
+) -> None:
     """按牵头单位生成填报表（outbox/），附填报通知与发放清单。清单有错误时不写任何文件。"""
     from .distribute import distribute as run
 
     ws = open_workspace(workspace)
-    result = run(ws)
+    result = run(ws, previous)
     if result.problems:
         print_findings(result.problems, title=f"目标任务清单 {ws.targets_path.name} 的问题")
     if any(p.is_error for p in result.problems):
         console.print(f"[red]目标任务清单有 {sum(p.is_error for p in result.problems)} 个错误，未生成任何填报表。"
                       "[/red]请在 Excel 中修改清单后重新运行 toolkit distribute。")
         raise typer.Exit(1)
-    items = sum(len(i.items) for i in result.issues)
-    console.print(f"已为 {len(result.issues)} 个牵头单位生成填报表（共 {items} 项），"
-                  f"用时 {result.seconds:.2f} 秒：{ws.outbox}")
+    leads = [i for i in result.issues if i.role == "lead"]
+    co = len(result.issues) - len(leads)
+    console.print(f"已为 {len(leads)} 个牵头单位生成填报表（共 {sum(len(i.items) for i in leads)} 项）"
+                  f"{f'，为 {co} 个协办单位生成配合情况填报表' if co else ''}，用时 {result.seconds:.2f} 秒：{ws.outbox}")
     for label, units in (("新增", result.new), ("清单有变、已更新", result.changed), ("未变", result.unchanged),
                          ("已无牵头任务、已删除其填报表", result.removed)):
         if units and (label != "未变" or result.changed or result.new):

@@ -96,4 +96,14 @@ def run_demo(directory: Path, preset: str = "gov-work-report") -> int:
         print_findings(checked.findings)
     errors = sum(f.is_error for f in checked.findings)
     console.print(f"错误 {errors}，警告 {len(checked.findings) - errors}；问题清单：{report}")
+
+    console.rule("6. toolkit merge")
+    from .merge import merge
+
+    merged = merge(ws)
+    if merged.path is None:
+        console.print(f"[red]未生成汇总表：[/red]未报送 {merged.missing}，有错误 {list(merged.with_errors)}")
+        return 1
+    console.print(f"汇总表（{len(merged.rows)} 项，按序号排列）：{merged.path}")
+    console.print(f"\n示例完成。可在 {ws.root} 中查看各步输出；用 toolkit status -w {ws.root} 查看报送进度。")
     return 0

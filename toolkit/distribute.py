@@ -25,16 +25,26 @@ TITLE_ROW, CONTACT_ROW, HEADER_ROW = 0, 1, 2
 FIRST_ITEM_ROW = HEADER_ROW + 1
 BODY_PT = 11
 MANIFEST = "manifest.json"
+PREVIOUS_FILL = "#DDEBF7"  # last period's answers: locked, and told apart from this period's prefilled text
 NUMBER_FORMATS = {"percent": "0%", "date": 'yyyy"年"m"月"d"日"'}
 
 
 @dataclass(frozen=True)
 class UnitIssue:
+    """One workbook to send: to a lead unit (its items) or, when enabled, to a co-organiser (items it assists).
+
+    `unit` is the recipient's name as the ledger and the stamp know it: the unit's own name for a
+    lead, the name with a suffix (labels.toml [co_organisers]) for a co-organiser's workbook.
+    """
+
     unit: str
     items: tuple[Item, ...]
     stamp: stamps.Stamp
     file_name: str
     co_units: tuple[str, ...]
+    spec: Spec
+    role: str = "lead"  # lead / co
+    official: str = ""  # the unit's own name
 
 
 @dataclass
@@ -52,27 +62,44 @@ def prefilled_values(spec: Spec, item: Item) -> dict[str, str]:
     """An item's prefilled cells by column key, 责任单位 one unit per line (lead first)."""
     out = {}
     for col in spec.prefilled:
-        out[col.key] = "\n".join(item.units) if col.role == "units" else item.values.get(col.key, "")
+        out[col.key] = "\n".join(item.units_column) if col.role == "units" else item.values.get(col.key, "")
     return out
 
 
 def plan(ws: Workspace, targets: TargetList) -> list[UnitIssue]:
-    """What each lead unit gets: its items in 序号 order, stamped. Pure but for the secret."""
+    """What each lead unit (and each co-organiser, when enabled) gets, stamped. Pure but for the secret."""
     spec, secret = ws.spec, ws.secret()
-    issues = []
-    for unit in targets.leads():
-        items = tuple(targets.items_led_by(unit))
-        prefilled = [prefilled_values(spec, item) for item in items]
-        stamp = stamps.issue(secret, ws.campaign_id, ws.period.code, unit, spec.template_version,
+
+    def issue(recipient: str, unit: str, items: tuple[Item, ...], unit_spec: Spec, role: str) -> UnitIssue:
+        prefilled = [prefilled_values(unit_spec, item) for item in items]
+        stamp = stamps.issue(secret, ws.campaign_id, ws.period.code, recipient, unit_spec.template_version,
                              tuple(i.seq for i in items), prefilled)
-        co_units = tuple(dict.fromkeys(u for i in items for u in i.co_units))
-        issues.append(UnitIssue(unit, items, stamp, ws.file_name("template", unit=unit), co_units))
+        co_units = tuple(dict.fromkeys(u for i in items for u in i.co_units)) if role == "lead" else ()
+        return UnitIssue(recipient, items, stamp, ws.file_name("template", unit=recipient), co_units, unit_spec,
+                         role, unit)
+
+    issues = [issue(unit, unit, tuple(targets.items_led_by(unit)), spec, "lead") for unit in targets.leads()]
+    if ws.co_organisers_enabled:
+        co_spec = spec.for_co_organisers()
+        assisted: dict[str, list[Item]] = {}
+        for item in targets.items:
+            for unit in item.co_units:
+                assisted.setdefault(unit, []).append(item)
+        issues += [issue(ws.co_recipient(unit), unit, tuple(items), co_spec, "co") for unit, items in assisted.items()]
     return issues
 
 
-def distribute(ws: Workspace) -> DistributeResult:
-    """Write every template, notice and the manifest; nothing is written when the target list has errors."""
+def distribute(ws: Workspace, previous: Path | None = None) -> DistributeResult:
+    """Write every template, notice and the manifest; nothing is written when the target list has errors.
+
+    `previous` (a previous workspace or summary) adds last period's answers to the templates.
+    """
     with ws.lock():
+        if previous is not None:
+            from .carry import read_previous, save_previous
+
+            save_previous(ws, read_previous(previous, ws.spec.without_previous()))
+            ws.__dict__.pop("spec", None)  # the layout now has last period's columns
         return _distribute(ws)
 
 
@@ -129,9 +156,10 @@ def write_manifest(ws: Workspace, issues: list[UnitIssue]) -> None:
         "period": ws.period.code,
         "template": ws.spec.template_version,
         "units": {
-            i.unit: {"file": i.file_name, "notice": notice_name(i), "items": list(i.stamp.items),
-                     "fingerprint": i.stamp.fingerprint, "token": i.stamp.token, "co_units": list(i.co_units),
-                     "prefilled": {item.seq: prefilled_values(ws.spec, item) for item in i.items}}
+            i.unit: {"unit": i.official, "role": i.role, "file": i.file_name, "notice": notice_name(i),
+                     "items": list(i.stamp.items), "fingerprint": i.stamp.fingerprint, "token": i.stamp.token,
+                     "co_units": list(i.co_units),
+                     "prefilled": {item.seq: prefilled_values(i.spec, item) for item in i.items}}
             for i in issues
         },
     }
@@ -142,7 +170,8 @@ def render_notice(ws: Workspace, issue: UnitIssue) -> str:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(templates_dir()), autoescape=False,
                              trim_blocks=True, lstrip_blocks=True)
     return env.get_template("notice.txt.j2").render(
-        **ws.context, unit=issue.unit, title=ws.spec.title, items=[i.seq for i in issue.items],
+        **ws.context, unit=issue.official or issue.unit, title=ws.spec.title, role=issue.role,
+        co_organisers=ws.co_organisers_enabled, items=[i.seq for i in issue.items],
         file_name=issue.file_name, co_units=issue.co_units,
         contact_line=ws.coordinator_line(), date=chinese_date(dt.date.today()),
         deadline_words=_deadline_words(ws.context["deadline"]),
@@ -171,7 +200,7 @@ def input_message(spec: Spec, col: Column) -> str:
 
 def write_template(path: Path, ws: Workspace, issue: UnitIssue) -> None:
     """The unit's workbook: title, contact row, header, its items, footnote; prefilled cells locked."""
-    spec = ws.spec
+    spec = issue.spec
     columns = list(spec.columns)
     last_col = len(columns) - 1
     workbook = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_formulas": False,
@@ -193,7 +222,7 @@ def write_template(path: Path, ws: Workspace, issue: UnitIssue) -> None:
             fmt_cells[(col.key, locked)] = workbook.add_format({
                 **base, "border": 1, "locked": locked, "align": col.align,
                 "valign": "vcenter" if col.align == "center" else "top",
-                **({"bg_color": "#F2F2F2"} if locked else {}),
+                **({"bg_color": PREVIOUS_FILL if col.role == "previous" else "#F2F2F2"} if locked else {}),
                 **({"num_format": NUMBER_FORMATS[col.type]} if col.type in NUMBER_FORMATS else {}),
             })
 
@@ -248,6 +277,9 @@ def _add_checks(workbook: Any, sheet: Any, spec: Spec, columns: list[Column], la
     """Dropdowns, input messages and the red mark of a rule broken, all from the spec."""
     index = {col.key: c for c, col in enumerate(columns)}
     for c, col in enumerate(columns):
+        if col.role == "previous" and col.hint:
+            sheet.data_validation(FIRST_ITEM_ROW, c, last_row, c, {"validate": "any", "input_title": col.label[:32],
+                                                                    "input_message": col.hint[:255]})
         if col.prefilled:
             continue
         message = input_message(spec, col)

@@ -9,10 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .distribute import read_manifest
 from .fileio import atomic_path
-from .summary import SummaryRow, SummaryStyle, UnitContact, missing_line, write_summary
+from .spec import CONTRIBUTION, Spec, render
+from .summary import SummaryError, SummaryRow, SummaryStyle, UnitContact, missing_line, write_summary
 from .targets import TargetList
-from .validate import ValidationResult, validate
+from .validate import CheckedReturn, ValidationResult, validate
 from .workspace import Workspace, WorkspaceError
 
 COMPLETE, REFUSED, PARTIAL = 0, 1, 3  # exit codes of `toolkit merge`
@@ -27,16 +29,29 @@ class MergeResult:
     rows: list[SummaryRow] = field(default_factory=list)
 
 
-def summary_rows(targets: TargetList, checked: ValidationResult) -> list[SummaryRow]:
-    """One row per item: answers of the lead unit's current return, or the reason there are none."""
+def summary_rows(spec: Spec, targets: TargetList, checked: ValidationResult,
+                 co_returns: dict[str, CheckedReturn] | None = None) -> list[SummaryRow]:
+    """One row per item: answers of the lead unit's current return, or the reason there are none.
+
+    Co-organisers' contributions (returns without errors) are placed under the lead's text, labelled
+    with the unit's name as the preset's [co_organisers].format says (like the seed's `（市教育局负责）`).
+    """
     rows = []
     for item in targets.items:
         current = checked.returns.get(item.lead)
         if current is None:
             rows.append(SummaryRow(item, {}, "missing"))
-        else:
-            state = "unverified" if current.errors else "ok"
-            rows.append(SummaryRow(item, current.answers.get(item.seq, {}), state))
+            continue
+        answers = dict(current.answers.get(item.seq, {}))
+        if spec.co_organisers and co_returns:
+            into = spec.co_organisers.into
+            notes = [render(spec.co_organisers.format, {"unit": unit, "text": text})
+                     for unit in item.co_units
+                     if (co := co_returns.get(unit)) and not co.errors
+                     and (text := co.answers.get(item.seq, {}).get(CONTRIBUTION, "").strip())]
+            if notes:
+                answers[into] = "\n".join([answers.get(into, ""), *notes]).strip("\n")
+        rows.append(SummaryRow(item, answers, "unverified" if current.errors else "ok"))
     return rows
 
 
@@ -51,10 +66,15 @@ def _merge(ws: Workspace, output: Path | None, allow_missing: bool, group_by: st
     if any(p.is_error for p in problems):
         raise WorkspaceError(f"目标任务清单 {ws.targets_path.name} 有错误，无法汇总：请先运行 toolkit distribute 查看并修改。")
     checked = validate(ws)
+    issued = read_manifest(ws).get("units", {})
+    co_returns = {issued[r]["unit"]: checked.returns.pop(r) for r in list(checked.returns)
+                  if issued.get(r, {}).get("role") == "co"}
     leads = targets.leads()
     missing = [u for u in leads if u not in checked.returns]
     with_errors = {u: r.errors for u, r in checked.returns.items() if r.errors and u in leads}
-    result = MergeResult(COMPLETE, missing=missing, with_errors=with_errors, rows=summary_rows(targets, checked))
+    spec = ws.spec.without_previous()
+    result = MergeResult(COMPLETE, missing=missing, with_errors=with_errors,
+                         rows=summary_rows(spec, targets, checked, co_returns))
     if (missing or with_errors) and not allow_missing:
         result.outcome = REFUSED
         return result
@@ -63,8 +83,10 @@ def _merge(ws: Workspace, output: Path | None, allow_missing: bool, group_by: st
     path = output or ws.reports / ws.file_name("summary")
     if missing or with_errors:
         result.outcome = PARTIAL
-    style = SummaryStyle.from_config(ws.config.get("summary", {}) or {})
-    spec = ws.spec.without_previous()
+    try:
+        style = SummaryStyle.from_config(ws.config.get("summary", {}) or {})
+    except SummaryError as exc:
+        raise WorkspaceError(f"{ws.config.path}：[summary] {exc}") from exc
     with atomic_path(path) as tmp:
         write_summary(tmp, spec, result.rows, contacts, coordinator=ws.coordinator_contact(),
                       missing_line=missing_line(spec, result.rows), style=style, group_by=group_by)

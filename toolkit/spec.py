@@ -21,7 +21,9 @@ from .text import match_key
 _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
 
 SOURCES = ("target", "unit")
-ROLES = ("id", "annual", "period_target", "leader", "units", "previous")
+# units: the responsible units, the first one the lead; co_units: co-organisers in a column of their own
+# (牵头单位 | 配合单位), listed after the lead.
+ROLES = ("id", "annual", "period_target", "leader", "units", "co_units", "previous")
 TYPES = ("text", "choice", "number", "percent", "date")
 SEVERITIES = ("error", "warning")
 ALIGNS = ("left", "center", "right")
@@ -175,6 +177,11 @@ class Spec:
     @property
     def prefilled(self) -> list[Column]:
         return [c for c in self.columns if c.source == "target"]
+
+    @property
+    def target_columns(self) -> list[Column]:
+        """The columns the target list holds (prefilled, less last period's answers)."""
+        return [c for c in self.columns if c.source == "target" and c.role != "previous"]
 
     @property
     def filled(self) -> list[Column]:

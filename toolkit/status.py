@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from rich.cells import cell_len
 from rich.table import Table
 
 from .fileio import write_text
@@ -245,11 +246,13 @@ def build_status(ws: Workspace, now: dt.datetime | None = None) -> StatusReport:
 # --- views ---
 
 def status_table(report: StatusReport) -> Table:
+    """The terminal view: unit names, state words and times are never broken; the file column folds."""
     table = Table(header_style="bold")
-    for label, justify, no_wrap in (("单位", "left", True), ("事项", "right", True), ("状态", "left", True),
-                                    ("收到时间", "left", True), ("版本", "right", True), ("逾期", "left", True),
-                                    ("错误", "right", True), ("警告", "right", True), ("文件／说明", "left", False)):
-        table.add_column(label, overflow="fold", justify=justify, no_wrap=no_wrap)  # type: ignore[arg-type]
+    unit_width = min(max((cell_len(r.unit) for r in report.rows), default=4), 24)
+    for label, justify, width in (("单位", "left", unit_width), ("事项", "right", 4), ("状态", "left", 8),
+                                  ("收到时间", "left", 10), ("版本", "right", 4), ("逾期", "left", 8),
+                                  ("错误", "right", 4), ("警告", "right", 4), ("文件／说明", "left", 10)):
+        table.add_column(label, overflow="fold", justify=justify, min_width=width)  # type: ignore[arg-type]
     for row in report.rows:
         style = STATES[row.state].style
         word = f"[{style}]{row.state}[/{style}]" if style else row.state

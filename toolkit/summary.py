@@ -185,7 +185,7 @@ def cell_values(spec: Spec, row: SummaryRow) -> dict[str, str]:
         if col.role == "id":
             values[col.key] = row.item.seq
         elif col.role == "units":
-            values[col.key] = "\n".join(row.item.units)
+            values[col.key] = "\n".join(row.item.units_column)
         elif col.prefilled:
             values[col.key] = row.item.values.get(col.key, "")
         elif row.state == "missing":

@@ -18,13 +18,18 @@ from .periods import Period
 from .resources import templates_dir
 from .sheets import Grid, find_header, read_grids
 from .spec import Spec
-from .text import cell_text, join_broken_names, match_key, split_units, tidy_multiline
+from .text import cell_text, match_key, split_units, tidy_multiline
 
 
 @functools.cache
-def labels() -> dict[str, Any]:
+def labels_of(section: str) -> dict[str, Any]:
+    """A section of templates/labels.toml: labels of the workbooks besides the spec's table."""
     with (templates_dir() / "labels.toml").open("rb") as handle:
-        return tomllib.load(handle)["target_list"]
+        return tomllib.load(handle)[section]
+
+
+def labels() -> dict[str, Any]:
+    return labels_of("target_list")
 
 
 @dataclass(frozen=True)
@@ -33,10 +38,16 @@ class Item:
     values: dict[str, str]  # prefilled column key -> text as written
     units: tuple[str, ...]  # official names, lead first
     row: int = 0  # 1-based row in the target list
+    co_column: tuple[str, ...] = ()  # co-units listed in a column of their own (role co_units); also in units
 
     @property
     def lead(self) -> str:
         return self.units[0]
+
+    @property
+    def units_column(self) -> tuple[str, ...]:
+        """What the units column (role units) shows: every unit, less those of a separate co-units column."""
+        return tuple(u for u in self.units if u not in self.co_column)
 
     @property
     def co_units(self) -> tuple[str, ...]:
@@ -90,8 +101,8 @@ def read_target_list(path: Path, spec: Spec, period: Period) -> tuple[TargetList
     item_grids = [g for g in grids if g is not unit_grid and g.visibility == "visible"] or grids
     aliases, problems = _read_units(unit_grid, str(path)) if unit_grid else ({}, [])
 
-    matchers = {c.key: (lambda k, c=c: k in c.header_keys()) for c in spec.prefilled}
-    period_col = next((c for c in spec.prefilled if c.role == "period_target"), None)
+    matchers = {c.key: (lambda k, c=c: k in c.header_keys()) for c in spec.target_columns}
+    period_col = next((c for c in spec.target_columns if c.role == "period_target"), None)
     if period_col:
         words = {match_key(w) for w in period.words()}
         matchers[period_col.key] = lambda k: _period_word(k) in words or k in period_col.header_keys()
@@ -104,8 +115,8 @@ def read_target_list(path: Path, spec: Spec, period: Period) -> tuple[TargetList
             break
     if header is None:
         return TargetList([]), [*problems, findings.make(
-            "targets-no-header", sheet=grid.name, rows=30, labels="”“".join(c.label for c in spec.prefilled), **where)]
-    for col in spec.prefilled:
+            "targets-no-header", sheet=grid.name, rows=30, labels="”“".join(c.label for c in spec.target_columns), **where)]
+    for col in spec.target_columns:
         if col.key not in header.columns:
             code = "targets-no-period-column" if col is period_col else "targets-no-column"
             problems.append(findings.make(code, sheet=grid.name, column=col.label, label=col.label,
@@ -124,6 +135,7 @@ def read_target_list(path: Path, spec: Spec, period: Period) -> tuple[TargetList
     items: list[Item] = []
     seen: dict[str, str] = {}
     units_key = spec.by_role("units").key
+    co_col = next((c for c in spec.columns if c.role == "co_units"), None)
     for r, values in raw_rows:
         seq = normalise_seq(values[id_col.key])
         at = {"sheet": grid.name, **where}
@@ -139,29 +151,39 @@ def read_target_list(path: Path, spec: Spec, period: Period) -> tuple[TargetList
                                           column=id_col.label, **at))
             continue
         seen[seq] = seq_cell
-        for col in spec.prefilled:
+        for col in spec.target_columns:
             if col.required and col.role != "units" and not values[col.key].strip():
                 problems.append(findings.make("targets-value-missing", item=seq, column=col.label,
                                               cell=cell_name(r + 1, header.columns[col.key] + 1), **at))
-        names = join_broken_names(split_units(values[units_key]), known)
+        names = split_units(values[units_key], known)
         units_cell = cell_name(r + 1, header.columns[units_key] + 1)
         if not names:
             problems.append(findings.make("targets-no-unit", item=seq, column=spec.by_role("units").label,
                                           cell=units_cell, **at))
             continue
-        official = []
-        for name in names:
-            resolved = aliases.setdefault(match_key(name), name)
-            if resolved.startswith("\0ambiguous:"):
-                problems.append(findings.make("targets-unit-ambiguous", item=seq, name=name,
-                                              candidates=resolved.split(":", 1)[1], cell=units_cell,
-                                              column=spec.by_role("units").label, **at))
-                resolved = name
-            if resolved not in official:
-                official.append(resolved)
+        groups = [(names, spec.by_role("units"), units_cell)]
+        if co_col:  # 牵头单位 | 配合单位: the co-units column's names come after the lead's
+            groups.append((split_units(values[co_col.key], known), co_col,
+                           cell_name(r + 1, header.columns[co_col.key] + 1)))
+        official: list[str] = []
+        apart: list[str] = []
+        for group, col, cell in groups:
+            for name in group:
+                resolved = aliases.setdefault(match_key(name), name)
+                if resolved.startswith("\0ambiguous:"):
+                    problems.append(findings.make("targets-unit-ambiguous", item=seq, name=name,
+                                                  candidates=resolved.split(":", 1)[1], cell=cell,
+                                                  column=col.label, **at))
+                    resolved = name
+                if resolved not in official:
+                    official.append(resolved)
+                    if col is co_col:
+                        apart.append(resolved)
         texts = {key: tidy_multiline(v) for key, v in values.items() if key != units_key}
         texts[id_col.key] = seq
-        items.append(Item(seq=seq, values=texts, units=tuple(official), row=r + 1))
+        if co_col:
+            texts[co_col.key] = "\n".join(apart)
+        items.append(Item(seq=seq, values=texts, units=tuple(official), row=r + 1, co_column=tuple(apart)))
     items.sort(key=lambda i: seq_key(i.seq))
     return TargetList(items, {k: v for k, v in aliases.items() if not v.startswith("\0")}), problems
 
@@ -205,9 +227,9 @@ def write_target_list(path: Path, spec: Spec, periods: Iterable[Period], items: 
                       units: list[dict[str, Any]]) -> None:
     """A target list the coordinator edits in Excel: one target column per period, a 单位 sheet."""
     names = labels()
-    period_col = next((c for c in spec.prefilled if c.role == "period_target"), None)
+    period_col = next((c for c in spec.target_columns if c.role == "period_target"), None)
     columns: list[tuple[str, str, float]] = []
-    for col in spec.prefilled:
+    for col in spec.target_columns:
         if col is period_col:
             columns += [(f"period:{p.code}", p.target_label, col.width) for p in periods]
         else:
@@ -228,6 +250,8 @@ def write_target_list(path: Path, spec: Spec, periods: Iterable[Period], items: 
                 value = "、".join(item.get("units", []))
             else:
                 value = item.get(key, "")
+                if isinstance(value, list):  # a co-units column given as a list of names
+                    value = "、".join(value)
             if isinstance(value, int):
                 sheet.write_number(r, c, value, body)
             else:

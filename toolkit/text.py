@@ -50,44 +50,44 @@ def tidy_multiline(text: str) -> str:
     return "\n".join(paragraphs(text))
 
 
-def split_units(text: str) -> list[str]:
+def split_units(text: str, known: set[str] | frozenset[str] = frozenset()) -> list[str]:
     """Unit names in a 责任单位 cell, in order, as written; separators inside brackets do not split.
 
-    Separators: 、，,；; line breaks and runs of spaces. A name the page layout broke over two
-    lines (`市人力资源社会` / `保障局`) is rejoined by `join_broken_names`.
+    Separators: 、，,；; line breaks and runs of spaces. Where only line breaks (and spaces) split two
+    pieces, the first is the head of a name the page layout broke in two (`市人力资源社会` / `保障局`)
+    when they make a known unit together, or when the first does not end as a unit's name does.
     """
-    names: list[str] = []
+    pieces: list[tuple[str, bool]] = []  # (name, split from the previous piece by line breaks only)
     current: list[str] = []
+    separators = ""
     depth = 0
-    for ch in text:
+    for ch in text + "、":
         if ch in _OPEN:
             depth += 1
         elif ch in _CLOSE and depth:
             depth -= 1
         if depth == 0 and (ch in _UNIT_SEPARATORS or _BLANKS.fullmatch(ch)):
-            names.append("".join(current))
-            current = []
+            if current:
+                pieces.append(("".join(current), bool(separators) and _BLANKS.fullmatch(separators) is not None
+                               and ("\n" in separators or "\r" in separators)))
+                current, separators = [], ""
+            separators += ch
         else:
             current.append(ch)
-    names.append("".join(current))
-    return [name for name in names if name]
+    names: list[str] = []
+    for name, after_line_break in pieces:
+        if names and after_line_break and _broken_head(names[-1], name, known):
+            names[-1] += name
+        else:
+            names.append(name)
+    return names
 
 
 # Last characters of a unit's name; a fragment ending otherwise is the first half of a broken name.
-_UNIT_ENDINGS = (*"局委办部府院会厅室心司行处区县市队所站馆团社校园场台组", "中心", "公司")
+_UNIT_ENDINGS = (*"局委办部府院会厅室心司行处区县市队所站馆团社校园场台组关道门", "中心", "公司")
 
 
-def join_broken_names(names: list[str], known: set[str]) -> list[str]:
-    """Rejoin neighbours that make one unit together (a name the layout broke in two)."""
-    out: list[str] = []
-    for name in names:
-        # A name ending in a closing bracket is complete: `各区人民政府〈含开发区、高新区〉`.
-        if out and match_key(out[-1]) not in known and out[-1][-1] not in _CLOSE:
-            joined = out[-1] + name
-            if match_key(joined) in known or (
-                not out[-1].endswith(_UNIT_ENDINGS) or out[-1].endswith("社会")
-            ):
-                out[-1] = joined
-                continue
-        out.append(name)
-    return out
+def _broken_head(head: str, tail: str, known: set[str] | frozenset[str]) -> bool:
+    if match_key(head) in known or head[-1] in _CLOSE:
+        return False
+    return match_key(head + tail) in known or not head.endswith(_UNIT_ENDINGS) or head.endswith("社会")

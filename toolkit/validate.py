@@ -250,12 +250,13 @@ def validate(ws: Workspace) -> ValidationResult:
 
 def check_receipt(ws: Workspace, receipt: Receipt, issued: dict) -> CheckedReturn:
     data = (ws.root / receipt.archive).read_bytes()
-    parsed = intake.parse(data, ws.spec, receipt.source, ws.limits)
+    spec = ws.spec_for(issued.get("role", "lead"))
+    parsed = intake.parse(data, spec, receipt.source, ws.limits)
     display = Path(receipt.source).name if "!" not in receipt.source else receipt.source.rsplit("/", 1)[-1]
     if parsed.table is None:
         checked = CheckedReturn(receipt.unit, display, receipt.received_at)
         checked.findings.append(parsed.problem or findings.make("file-no-table", file=display))
         return checked
-    checked = check_return(ws.spec, parsed.table, receipt.unit, issued.get("prefilled", {}), display)
+    checked = check_return(spec, parsed.table, receipt.unit, issued.get("prefilled", {}), display)
     checked.received_at = receipt.received_at
     return checked

@@ -7,7 +7,7 @@ import datetime as dt
 import functools
 import secrets
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -96,11 +96,21 @@ class Workspace:
     def spec(self) -> Spec:
         """The layout: defined in toolkit.toml itself when it has [[columns]], else the named preset."""
         if "columns" in self.config.data:
-            return build_spec(self.config.data, self.context, self.config.path)
-        overrides = {}
-        if self.config.get("layout.title"):
-            overrides["layout"] = {"title": self.config.get("layout.title")}
-        return load_spec(str(self.config.need("campaign.preset")), self.context, overrides, base_dir=self.root)
+            spec = build_spec(self.config.data, self.context, self.config.path)
+        else:
+            overrides = {}
+            if self.config.get("layout.title"):
+                overrides["layout"] = {"title": self.config.get("layout.title")}
+            spec = load_spec(str(self.config.need("campaign.preset")), self.context, overrides, base_dir=self.root)
+        previous = self.previous
+        return spec.with_previous(previous["label"]) if previous else spec
+
+    @property
+    def previous(self) -> dict[str, Any] | None:
+        """Last period's answers, when templates were distributed with --previous."""
+        from .carry import load_previous
+
+        return load_previous(self.state)
 
     @functools.cached_property
     def limits(self) -> Limits:
@@ -122,7 +132,27 @@ class Workspace:
     def load_targets(self) -> tuple[TargetList, list]:
         if not self.targets_path.is_file():
             raise WorkspaceError(f"找不到目标任务清单 {self.targets_path}：请放入清单，或修改 {CONFIG_NAME} 的 files.targets。")
-        return read_target_list(self.targets_path, self.spec, self.period)
+        targets, problems = read_target_list(self.targets_path, self.spec, self.period)
+        previous = self.previous
+        if previous:
+            from .carry import previous_values
+
+            targets.items = [replace(i, values={**i.values, **previous_values(previous, i.seq)}) for i in targets.items]
+        return targets, problems
+
+    @property
+    def co_organisers_enabled(self) -> bool:
+        return bool(self.config.get("campaign.co_organisers", False))
+
+    def co_recipient(self, unit: str) -> str:
+        """How a co-organiser's workbook and return are named (labels.toml [co_organisers])."""
+        from .targets import labels_of
+
+        return render(labels_of("co_organisers")["recipient"], {"unit": unit})
+
+    def spec_for(self, role: str) -> Spec:
+        """The layout of a lead unit's (role "lead") or a co-organiser's (role "co") workbook."""
+        return self.spec.for_co_organisers() if role == "co" else self.spec
 
     def coordinator_contact(self) -> dict[str, str]:
         """The coordinator's own contact, keyed like the spec's contact fields (contact_person, …)."""
