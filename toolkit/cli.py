@@ -65,16 +65,22 @@ def init(
     year: Annotated[int | None, typer.Option("--year", help="年份，默认今年（示例为2022）")] = None,
     period: Annotated[str | None, typer.Option("--period", help="期间：Q1、Q2、Q3、Q4")] = None,
     preset: Annotated[str, typer.Option("--preset", help="版式预设，见 toolkit presets")] = "gov-work-report",
+    upstream: Annotated[Path | None, typer.Option(
+        "--upstream", help="上级下发给本单位的填报表：以其事项建清单，汇总时填好此表上报")] = None,
 ) -> None:
     """建立工作区：配置文件 toolkit.toml 与可在 Excel 中编辑的目标任务清单。"""
-    if example and targets:
-        raise WorkspaceError("--example 与 --targets 只能选一个。")
+    if sum(bool(x) for x in (example, targets, upstream)) > 1:
+        raise WorkspaceError("--example、--targets 与 --upstream 只能选一个。")
     if targets and not targets.is_file():
         raise WorkspaceError(f"找不到目标任务清单文件 {targets}")
-    ws = init_workspace(directory, preset=preset, year=year, period_code=period, targets=targets, example=example)
+    ws = init_workspace(directory, preset=preset, year=year, period_code=period, targets=targets, example=example,
+                        upstream=upstream)
     console.print(f"已建立工作区 {ws.root}")
     console.print(f"  配置：{ws.config.path}")
     console.print(f"  目标任务清单：{ws.targets_path}（可在 Excel 中编辑）")
+    if upstream:
+        console.print("清单中的事项取自上级下发的填报表：请先在“责任单位”栏填写本单位的承办科室或下级单位（第一个为牵头），"
+                      "汇总（toolkit merge）时会自动填好上级的这张表，用于上报。")
     console.print(f"下一步：cd {ws.root} 后运行 toolkit distribute")
 
 
@@ -196,6 +202,8 @@ def merge(
                       "如需先出一版，请加 --allow-missing（相关事项将标注“未报送”或“待核实”）。")
         raise typer.Exit(REFUSED)
     console.print(f"汇总表：{result.path}（{len(result.rows)} 项）")
+    if result.upstream:
+        console.print(f"上报上级的填报表（已按汇总结果填好）：{result.upstream}")
     if pdf and result.path:
         from .office import OfficeError
         from .summary import export_pdf

@@ -14,6 +14,7 @@ from .fileio import atomic_path
 from .spec import CONTRIBUTION, Spec, render
 from .summary import SummaryError, SummaryRow, SummaryStyle, UnitContact, missing_line, write_summary
 from .targets import TargetList
+from .upstream import write_return
 from .validate import CheckedReturn, ValidationResult, validate
 from .workspace import Workspace, WorkspaceError
 
@@ -27,6 +28,7 @@ class MergeResult:
     missing: list[str] = field(default_factory=list)  # units that have not returned
     with_errors: dict[str, int] = field(default_factory=dict)  # unit -> errors in its current return
     rows: list[SummaryRow] = field(default_factory=list)
+    upstream: Path | None = None  # this level's return to the level above (multi-level campaigns)
 
 
 def summary_rows(spec: Spec, targets: TargetList, checked: ValidationResult,
@@ -91,4 +93,7 @@ def _merge(ws: Workspace, output: Path | None, allow_missing: bool, group_by: st
         write_summary(tmp, spec, result.rows, contacts, coordinator=ws.coordinator_contact(),
                       missing_line=missing_line(spec, result.rows), style=style, group_by=group_by)
     result.path = path
+    result.upstream = write_return(ws.state, path.parent, spec,
+                                   {r.item.seq: r.filled for r in result.rows if r.state != "missing"},
+                                   ws.coordinator_contact())
     return result

@@ -44,6 +44,20 @@ KEYS = {
     "carry_forward": {"columns", "label", "hint"},
 }
 
+_TEXT, _LIST, _TABLE, _BOOL = ((str,), "文字（加引号）"), ((list,), "列表，如 [\"甲\", \"乙\"]"), \
+    ((dict,), "表，如 { 甲 = \"乙\" }"), ((bool,), "true 或 false")
+# The TOML type of a key's value, and how to say it; keys not listed are checked where they are read.
+VALUE_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    **dict.fromkeys(("key", "label", "source", "role", "type", "align", "hint", "code", "severity", "message",
+                     "title", "sheet", "footnote", "pattern", "name", "description", "column", "into", "format"),
+                    _TEXT),
+    **dict.fromkeys(("choices", "aliases", "words", "not_in", "empty_or_in", "in", "contact", "columns"), _LIST),
+    **dict.fromkeys(("synonyms", "ambiguous", "when", "then"), _TABLE),
+    **dict.fromkeys(("required", "not_empty"), _BOOL),
+    **dict.fromkeys(("width", "min", "max"), ((int, float), "数字")),
+    **dict.fromkeys(("width_columns", "max_chars"), ((int,), "整数")),
+}
+
 
 class SpecError(ValueError):
     """A preset or layout that cannot be used; the message names the file, the line and the key."""
@@ -310,6 +324,12 @@ def build_spec(data: dict[str, Any], context: dict[str, Any], path: Path | None)
         if unknown:
             bad = sorted(unknown)[0]
             raise fail(f"没有“{bad}”这一项，可用：{'、'.join(sorted(KEYS[kind]))}", f"{at}{bad}", name, index, bad)
+        for key, value in table.items():
+            types, words = VALUE_TYPES.get(key, ((object,), ""))
+            if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+                shown = f"“{value}”" if isinstance(value, str) else str(value).lower() if isinstance(value, bool) \
+                    else str(value)
+                raise fail(f"{key} 须为{words}，而不是 {shown}", f"{at}{key}", name, index, key)
 
     def need(table: dict[str, Any], key: str, at: str, name: str, index: int | None = None) -> Any:
         if key not in table or table[key] in ("", None):

@@ -197,11 +197,27 @@ def default_deadline(year: int, period: Period) -> dt.date:
 
 
 def init_workspace(directory: Path, *, preset: str = "gov-work-report", year: int | None = None,
-                   period_code: str | None = None, targets: Path | None = None, example: bool = False) -> Workspace:
-    """Create a workspace; refuses a folder that already holds one."""
+                   period_code: str | None = None, targets: Path | None = None, example: bool = False,
+                   upstream: Path | None = None) -> Workspace:
+    """Create a workspace; refuses a folder that already holds one.
+
+    `upstream`: the template this unit received from the level above; its items become the target
+    list (their units left for this level to assign) and merge fills it in for the return.
+    """
     if (directory / CONFIG_NAME).exists():
         raise WorkspaceError(f"{directory} 已是 toolkit 工作区：不会覆盖。请换一个文件夹，或删除其中的 {CONFIG_NAME}。")
     example_data: dict[str, Any] = {}
+    if upstream is not None:
+        from .upstream import UpstreamError, read_upstream
+
+        try:
+            example_data = read_upstream(upstream)
+        except UpstreamError as exc:
+            raise WorkspaceError(str(exc)) from exc
+        preset = example_data["preset"]
+        year = year or example_data["year"]
+        period_code = period_code or example_data["period"]
+        example_data.update(name=f"{example_data['unit']}承办事项", office=example_data["unit"])
     if example:
         example_data = load_example(preset)
         year = year or example_data["year"]
@@ -240,6 +256,10 @@ def init_workspace(directory: Path, *, preset: str = "gov-work-report", year: in
     elif not target_path.exists():
         write_target_list(target_path, spec, periods_of_kind(period), example_data.get("items", []),
                           example_data.get("units", []))
+    if upstream is not None:
+        from .upstream import save
+
+        save(state, upstream, example_data)
     write_text(directory / CONFIG_NAME, config_text)
     return open_workspace(directory)
 
