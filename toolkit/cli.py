@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 from . import resources
-from .console import VERDICT_WORDS, console, err_console, print_findings
+from .console import VERDICT_WORDS, console, err_console, print_findings, progress
 from .fileio import OutputError
 from .lock import BusyError
 from .periods import parse_period
@@ -95,7 +95,8 @@ def distribute(
     from .distribute import distribute as run
 
     ws = open_workspace(workspace)
-    result = run(ws, previous)
+    with progress("生成填报表", None) as tick:
+        result = run(ws, previous, tick)
     if result.problems:
         print_findings(result.problems, title=f"目标任务清单 {ws.targets_path.name} 的问题")
     if any(p.is_error for p in result.problems):
@@ -122,6 +123,7 @@ def collect(
 ) -> None:
     """收集回报：识别每个文件属于哪个单位，原样存档并记入台账；同一单位的新回报取代旧的。"""
     from .collect import collect as run
+    from .collect import count_files
 
     ws = open_workspace(workspace)
     when = None
@@ -130,7 +132,8 @@ def collect(
             when = dt.datetime.fromisoformat(as_of)
         except ValueError:
             raise WorkspaceError(f"--as-of “{as_of}” 不是有效时间：请写成 2022-04-12 或 2022-04-12T09:30。") from None
-    records = run(ws, paths, when)
+    with progress("收集回报", count_files(paths)) as tick:
+        records = run(ws, paths, when, tick)
     if as_json:
         print(json.dumps([r.to_dict() for r in records], ensure_ascii=False, indent=1))
     else:
@@ -153,12 +156,13 @@ def validate(
     workspace: WorkspaceOption = None,
 ) -> None:
     """校验每个单位的最新回报；问题清单同时写入 reports/validation.xlsx。退出码：0 无错误，1 有错误，2 无法运行。"""
+    from .distribute import read_manifest
     from .report import findings_json, write_findings_xlsx
     from .validate import validate as run
 
     ws = open_workspace(workspace)
-    with ws.lock():
-        result = run(ws)
+    with ws.lock(), progress("校验回报", len(read_manifest(ws).get("units", {}))) as tick:
+        result = run(ws, tick)
         found = result.findings
         report_path = ws.reports / "validation.xlsx"
         write_findings_xlsx(report_path, found, f"{ws.spec.title} 校验结果")
@@ -191,7 +195,8 @@ def merge(
     if group_by not in (None, "leader", "unit"):
         raise WorkspaceError(f"--group-by 只能是 leader 或 unit，而不是“{group_by}”。")
     ws = open_workspace(workspace)
-    result = run(ws, output, allow_missing=allow_missing, group_by=group_by)
+    with progress("汇总", None) as tick:
+        result = run(ws, output, allow_missing=allow_missing, group_by=group_by, tick=tick)
     if result.missing:
         console.print(f"[yellow]未报送（{len(result.missing)}）：[/yellow]{'、'.join(result.missing)}")
     if result.with_errors:

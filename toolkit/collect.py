@@ -6,12 +6,13 @@ import datetime as dt
 import hashlib
 import io
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import findings, intake
 from . import stamp as stamps
+from .console import no_progress
 from .distribute import read_manifest
 from .fileio import write_bytes
 from .findings import Finding
@@ -139,7 +140,13 @@ def identify(ws: Workspace, parsed: intake.Parsed, name: str, manifest: dict) ->
     return "", "content", findings.make("identify-failed", items="、".join(sorted(items, key=int)) or "无")
 
 
-def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None) -> list[CollectRecord]:
+def count_files(paths: list[Path]) -> int:
+    """How many files collect will look at (zip members not counted): the length of its progress bar."""
+    return sum(sum(1 for p in path.rglob("*") if p.is_file()) if path.is_dir() else 1 for path in paths)
+
+
+def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None,
+            tick: Callable[[], None] = no_progress) -> list[CollectRecord]:
     """Collect every file under `paths`; one record per file, whatever happens to the others."""
     received_at = (as_of or dt.datetime.now()).isoformat(timespec="seconds")
     manifest = read_manifest(ws)
@@ -148,8 +155,9 @@ def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None) 
         for incoming in gather(paths):
             if isinstance(incoming, CollectRecord):
                 records.append(incoming)
-                continue
-            records.append(_collect_one(ws, ledger, manifest, incoming, received_at))
+            else:
+                records.append(_collect_one(ws, ledger, manifest, incoming, received_at))
+            tick()
     return records
 
 

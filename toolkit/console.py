@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Callable, Iterator
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from .findings import Finding
@@ -41,3 +44,25 @@ def findings_table(findings: list[Finding], title: str = "") -> Table:
 
 def print_findings(findings: list[Finding], title: str = "") -> None:
     console.print(findings_table(findings, title))
+
+
+PROGRESS_MIN = 20  # fewer files than this finish before a bar is worth drawing
+
+
+def no_progress() -> None:
+    """The `tick` of a step run without a progress bar (the library's default)."""
+
+
+@contextlib.contextmanager
+def progress(description: str, total: int | None) -> Iterator[Callable[[], None]]:
+    """A progress bar on a terminal for `total` steps (None: not known yet); yields what advances it.
+
+    Quiet (no bar, no output) when the output is not a terminal or there are few steps.
+    """
+    if not console.is_terminal or (total is not None and total < PROGRESS_MIN):
+        yield no_progress
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda: bar.advance(task)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from . import stamp as stamps
+from .console import no_progress
 from .fileio import atomic_path, write_text
 from .findings import Finding
 from .layout import row_height, write_contact_row
@@ -89,7 +91,7 @@ def plan(ws: Workspace, targets: TargetList) -> list[UnitIssue]:
     return issues
 
 
-def distribute(ws: Workspace, previous: Path | None = None) -> DistributeResult:
+def distribute(ws: Workspace, previous: Path | None = None, tick: Callable[[], None] = no_progress) -> DistributeResult:
     """Write every template, notice and the manifest; nothing is written when the target list has errors.
 
     `previous` (a previous workspace or summary) adds last period's answers to the templates.
@@ -100,10 +102,10 @@ def distribute(ws: Workspace, previous: Path | None = None) -> DistributeResult:
 
             save_previous(ws, read_previous(previous, ws.spec.without_previous()))
             ws.__dict__.pop("spec", None)  # the layout now has last period's columns
-        return _distribute(ws)
+        return _distribute(ws, tick)
 
 
-def _distribute(ws: Workspace) -> DistributeResult:
+def _distribute(ws: Workspace, tick: Callable[[], None]) -> DistributeResult:
     started = dt.datetime.now()
     targets, problems = ws.load_targets()
     result = DistributeResult(problems=problems)
@@ -124,6 +126,7 @@ def _distribute(ws: Workspace) -> DistributeResult:
             result.changed.append(issue.unit)
         else:
             result.unchanged.append(issue.unit)
+        tick()
     current = {i.unit for i in result.issues}
     for unit, entry in old_units.items():
         if unit not in current:

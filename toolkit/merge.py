@@ -6,9 +6,11 @@ with a unit missing or a return with errors writes nothing; `allow_missing` mark
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .console import no_progress
 from .distribute import read_manifest
 from .fileio import atomic_path
 from .spec import CONTRIBUTION, Spec, render
@@ -58,16 +60,17 @@ def summary_rows(spec: Spec, targets: TargetList, checked: ValidationResult,
 
 
 def merge(ws: Workspace, output: Path | None = None, *, allow_missing: bool = False,
-          group_by: str | None = None) -> MergeResult:
+          group_by: str | None = None, tick: Callable[[], None] = no_progress) -> MergeResult:
     with ws.lock():
-        return _merge(ws, output, allow_missing, group_by)
+        return _merge(ws, output, allow_missing, group_by, tick)
 
 
-def _merge(ws: Workspace, output: Path | None, allow_missing: bool, group_by: str | None) -> MergeResult:
+def _merge(ws: Workspace, output: Path | None, allow_missing: bool, group_by: str | None,
+           tick: Callable[[], None]) -> MergeResult:
     targets, problems = ws.load_targets()
     if any(p.is_error for p in problems):
         raise WorkspaceError(f"目标任务清单 {ws.targets_path.name} 有错误，无法汇总：请先运行 toolkit distribute 查看并修改。")
-    checked = validate(ws)
+    checked = validate(ws, tick)
     issued = read_manifest(ws).get("units", {})
     co_returns = {issued[r]["unit"]: checked.returns.pop(r) for r in list(checked.returns)
                   if issued.get(r, {}).get("role") == "co"}

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import findings, intake
+from .console import no_progress
 from .findings import Finding
 from .ledger import Ledger, Receipt
 from .spec import Column, Rule, Spec
@@ -233,7 +235,7 @@ def _short(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def validate(ws: Workspace) -> ValidationResult:
+def validate(ws: Workspace, tick: Callable[[], None] = no_progress) -> ValidationResult:
     """Check the current return of every unit that has one."""
     from .distribute import read_manifest
 
@@ -244,6 +246,7 @@ def validate(ws: Workspace) -> ValidationResult:
     for unit, receipt in sorted(current.items(), key=lambda kv: list(issued_units).index(kv[0])
                                 if kv[0] in issued_units else 10**6):
         returns[unit] = check_receipt(ws, receipt, issued_units.get(unit, {}))
+        tick()
     not_returned = [u for u in issued_units if u not in current]
     return ValidationResult(returns, not_returned)
 
