@@ -28,6 +28,12 @@ CREATE TABLE IF NOT EXISTS receipts (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS receipts_one_return_per_content ON receipts(sha256) WHERE verdict != 'skipped';
 CREATE INDEX IF NOT EXISTS receipts_by_unit ON receipts(unit, received_at);
+CREATE TABLE IF NOT EXISTS checks (
+    sha256 TEXT NOT NULL,
+    key TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    PRIMARY KEY (sha256, key)
+);
 """
 
 ACCEPTED, REFUSED, SKIPPED = "accepted", "refused", "skipped"
@@ -91,6 +97,14 @@ class Ledger:
                 raise
             new_id = cursor.lastrowid or 0
         return Receipt(**{**values, "id": new_id})
+
+    def cached_check(self, sha256: str, key: str) -> str | None:
+        """A return's validation, kept from an earlier run with the same spec, issue and toolkit."""
+        row = self.db.execute("SELECT payload FROM checks WHERE sha256 = ? AND key = ?", (sha256, key)).fetchone()
+        return row[0] if row else None
+
+    def keep_check(self, sha256: str, key: str, payload: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO checks (sha256, key, payload) VALUES (?, ?, ?)", (sha256, key, payload))
 
     def all(self) -> list[Receipt]:
         return [Receipt(*row) for row in self.db.execute("SELECT * FROM receipts ORDER BY id")]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import findings, intake
+from . import __version__, findings, intake
 from .console import no_progress
 from .findings import Finding
 from .ledger import Ledger, Receipt
@@ -32,6 +34,15 @@ class CheckedReturn:
     @property
     def errors(self) -> int:
         return sum(f.is_error for f in self.findings)
+
+    def to_json(self) -> str:
+        return json.dumps({**asdict(self), "findings": [f.to_dict() for f in self.findings]}, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> CheckedReturn:
+        data = json.loads(text)
+        data["findings"] = [Finding(**f) for f in data["findings"]]
+        return cls(**data)
 
     @property
     def warnings(self) -> int:
@@ -236,19 +247,34 @@ def _short(text: str, limit: int = 300) -> str:
 
 
 def validate(ws: Workspace, tick: Callable[[], None] = no_progress) -> ValidationResult:
-    """Check the current return of every unit that has one."""
+    """Check the current return of every unit that has one; a return checked before is not read again."""
     from .distribute import read_manifest
 
     issued_units: dict[str, dict] = read_manifest(ws).get("units", {})
+    order = {unit: i for i, unit in enumerate(issued_units)}
+    returns = {}
     with Ledger(ws.state / "ledger.sqlite") as ledger:
         current = ledger.current_returns()
-    returns = {}
-    for unit, receipt in sorted(current.items(), key=lambda kv: list(issued_units).index(kv[0])
-                                if kv[0] in issued_units else 10**6):
-        returns[unit] = check_receipt(ws, receipt, issued_units.get(unit, {}))
-        tick()
+        for unit, receipt in sorted(current.items(), key=lambda kv: order.get(kv[0], len(order))):
+            issued = issued_units.get(unit, {})
+            key = _check_key(ws, receipt, issued)
+            cached = ledger.cached_check(receipt.sha256, key)
+            if cached is not None:
+                returns[unit] = CheckedReturn.from_json(cached)
+            else:
+                returns[unit] = check_receipt(ws, receipt, issued)
+                ledger.keep_check(receipt.sha256, key, returns[unit].to_json())
+            tick()
     not_returned = [u for u in issued_units if u not in current]
     return ValidationResult(returns, not_returned)
+
+
+def _check_key(ws: Workspace, receipt: Receipt, issued: dict) -> str:
+    """What a return's findings depend on besides its bytes: the layout, the issue, the limits, the messages."""
+    spec = ws.spec_for(issued.get("role", "lead"))
+    parts = [__version__, repr(spec), json.dumps(issued, ensure_ascii=False, sort_keys=True), receipt.source,
+             receipt.unit, receipt.received_at, repr(ws.limits), repr(sorted(findings.catalogue().items()))]
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
 def check_receipt(ws: Workspace, receipt: Receipt, issued: dict) -> CheckedReturn:
