@@ -300,7 +300,7 @@ def remind(
     output: Annotated[Path | None, typer.Option("-o", "--output", help="写入的文件夹（默认：工作区的 reminders/）")] = None,
     workspace: WorkspaceOption = None,
 ) -> None:
-    """催报：为每个未报送、逾期未报的单位写一份催报通知，并写一份催报清单。已报送单位的旧通知会被删除。"""
+    """催报：为每个未报送、逾期未报的单位写一份催报通知，并写一份催报清单；已发来文件的单位的旧通知会被删除。"""
     from .status import build_status, parse_as_of, write_reminders
 
     ws = open_workspace(workspace)
@@ -315,7 +315,7 @@ def remind(
     else:
         console.print("没有未报送的单位，无需催报。")
     if result.removed:
-        console.print(f"已删除 {len(result.removed)} 份过时的催报通知（这些单位已报送）。")
+        console.print(f"已删除 {len(result.removed)} 份过时的催报通知（这些单位已发来文件）。")
     console.print(f"催报清单：{result.listing}")
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import io
 import zipfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from itertools import repeat
 from pathlib import Path
 
 from . import findings, intake
@@ -145,52 +148,116 @@ def count_files(paths: list[Path]) -> int:
     return sum(sum(1 for p in path.rglob("*") if p.is_file()) if path.is_dir() else 1 for path in paths)
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """What a file's bytes say: decided without the ledger, so it can run in another process."""
+
+    verdict: str
+    reason: str
+    unit: str = ""
+    identified_by: str = ""
+
+
+def examine(ws: Workspace, manifest: dict, incoming: Incoming) -> Verdict:
+    """Read, identify and judge one file (the slow part of collect)."""
+    parsed = intake.parse(incoming.data, ws.spec, incoming.source, ws.limits)
+    if parsed.problem is not None and parsed.stamp is None:
+        verdict = SKIPPED if parsed.problem.code == "file-not-spreadsheet" else REFUSED
+        return Verdict(verdict, parsed.problem.message)
+    unit, how, refusal = identify(ws, parsed, incoming.name, manifest)
+    if refusal is not None:
+        return Verdict(REFUSED, refusal.message, unit, how)
+    if parsed.problem is not None:
+        return Verdict(REFUSED, parsed.problem.message, unit, how)
+    notes = [] if how == "stamp" else ["无标识页（可能复制到了新工作簿），已按所填事项和文件名识别"]
+    if parsed.format == "xlsm":
+        notes.append(findings.make("file-macro").message)
+    return Verdict(ACCEPTED, "；".join(notes), unit, how)
+
+
+BATCH = 64  # files read before they are examined together (memory stays bounded)
+
+
 def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None,
-            tick: Callable[[], None] = no_progress) -> list[CollectRecord]:
-    """Collect every file under `paths`; one record per file, whatever happens to the others."""
+            tick: Callable[[], None] = no_progress, jobs: int = 1) -> list[CollectRecord]:
+    """Collect every file under `paths`; one record per file, in input order, whatever happens to the others.
+
+    Every file is archived before its ledger row is written; with `jobs` > 1 files are examined in
+    that many processes, with the same records as one job.
+    """
     received_at = (as_of or dt.datetime.now()).isoformat(timespec="seconds")
     manifest = read_manifest(ws)
-    records: list[CollectRecord] = []
-    with ws.lock(), Ledger(ws.state / "ledger.sqlite") as ledger:
-        for incoming in gather(paths):
-            if isinstance(incoming, CollectRecord):
-                records.append(incoming)
+    records: dict[int, CollectRecord] = {}
+    pending: list[tuple[int, Incoming, Receipt]] = []
+    with ws.lock(), Ledger(ws.state / "ledger.sqlite") as ledger, _pool(jobs) as pool:
+        def flush() -> None:
+            if pool is None:
+                verdicts = [examine(ws, manifest, incoming) for _, incoming, _ in pending]
             else:
-                records.append(_collect_one(ws, ledger, manifest, incoming, received_at))
-            tick()
-    return records
+                verdicts = list(pool.map(examine, repeat(ws), repeat(manifest), [p[1] for p in pending]))
+            for (index, incoming, receipt), verdict in zip(pending, verdicts, strict=True):
+                records[index] = _record(ledger, receipt, incoming, verdict)
+                tick()
+            pending.clear()
+
+        batch: dict[str, str] = {}  # sha256 -> name of a file of this run still to be examined
+        for index, incoming in enumerate(gather(paths)):
+            if isinstance(incoming, CollectRecord):
+                records[index] = incoming
+                tick()
+                continue
+            receipt = _archive(ws, incoming, received_at)
+            quick = _quick_verdict(ledger, receipt, incoming, batch)
+            if quick is None:
+                batch[receipt.sha256] = incoming.name
+                pending.append((index, incoming, receipt))
+                if len(pending) >= BATCH:
+                    flush()
+                    batch.clear()
+            else:
+                records[index] = _record(ledger, receipt, incoming, quick)
+                tick()
+        flush()
+    return [records[i] for i in sorted(records)]
 
 
-def _collect_one(ws: Workspace, ledger: Ledger, manifest: dict, incoming: Incoming, received_at: str) -> CollectRecord:
+@contextlib.contextmanager
+def _pool(jobs: int) -> Iterator[ProcessPoolExecutor | None]:
+    if jobs <= 1:
+        yield None
+        return
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        yield pool
+
+
+def _archive(ws: Workspace, incoming: Incoming, received_at: str) -> Receipt:
+    """The file's bytes kept under their hash (never changed), and its ledger row still to be judged."""
     sha = hashlib.sha256(incoming.data).hexdigest()
     fmt, _ = intake.sniff(incoming.data)
     target = archive_path(ws, sha, fmt)
     if not target.exists():
         write_bytes(target, incoming.data)
-    receipt = Receipt(0, sha, received_at, incoming.source, incoming.name, len(incoming.data), fmt, "", SKIPPED, "",
-                      "", str(target.relative_to(ws.root)))
+    return Receipt(0, sha, received_at, incoming.source, incoming.name, len(incoming.data), fmt, "", SKIPPED, "",
+                   "", str(target.relative_to(ws.root)))
 
-    def done(verdict: str, reason: str, unit: str = "", how: str = "") -> CollectRecord:
-        ledger.record(Receipt(**{**receipt.__dict__, "verdict": verdict, "reason": reason, "unit": unit,
-                                 "identified_by": how}))
-        return CollectRecord(incoming.source, unit, verdict, reason, how)
 
+def _quick_verdict(ledger: Ledger, receipt: Receipt, incoming: Incoming, batch: dict[str, str]) -> Verdict | None:
+    """Lock files and bytes already received need no reading."""
     if incoming.name.startswith("~$"):
-        return done(SKIPPED, findings.make("file-lock").message)
-    earlier = ledger.find_content(sha)
+        return Verdict(SKIPPED, findings.make("file-lock").message)
+    earlier = ledger.find_content(receipt.sha256)
     if earlier is not None:
         reason = findings.make("file-duplicate", first=earlier.file_name, when=earlier.received_at).message
-        return done(SKIPPED, reason, earlier.unit)
-    parsed = intake.parse(incoming.data, ws.spec, incoming.source, ws.limits)
-    if parsed.problem is not None and parsed.stamp is None:
-        verdict = SKIPPED if parsed.problem.code == "file-not-spreadsheet" else REFUSED
-        return done(verdict, parsed.problem.message)
-    unit, how, refusal = identify(ws, parsed, incoming.name, manifest)
-    if refusal is not None:
-        return done(REFUSED, refusal.message, unit, how)
-    if parsed.problem is not None:
-        return done(REFUSED, parsed.problem.message, unit, how)
-    notes = [] if how == "stamp" else ["无标识页（可能复制到了新工作簿），已按所填事项和文件名识别"]
-    if parsed.format == "xlsm":
-        notes.append(findings.make("file-macro").message)
-    return done(ACCEPTED, "；".join(notes), unit, how)
+        return Verdict(SKIPPED, reason, earlier.unit)
+    if receipt.sha256 in batch:
+        reason = findings.make("file-duplicate", first=batch[receipt.sha256], when="本次").message
+        return Verdict(SKIPPED, reason)
+    return None
+
+
+def _record(ledger: Ledger, receipt: Receipt, incoming: Incoming, verdict: Verdict) -> CollectRecord:
+    """One ledger row per file received; the same file seen again from the same place adds none."""
+    if not (verdict.verdict == SKIPPED and ledger.seen(receipt.sha256, receipt.source)):
+        ledger.record(replace(receipt, verdict=verdict.verdict, reason=verdict.reason, unit=verdict.unit,
+                              identified_by=verdict.identified_by))
+    return CollectRecord(incoming.source, verdict.unit, verdict.verdict, verdict.reason, verdict.identified_by)

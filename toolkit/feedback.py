@@ -51,7 +51,7 @@ from .resources import templates_dir
 from .spec import Spec, render
 from .text import match_key
 from .validate import CheckedReturn, validate
-from .workspace import Workspace, WorkspaceError, _safe_file_name
+from .workspace import Workspace, WorkspaceError, safe_file_name
 
 WRITTEN = "written"  # the unit's own workbook, marked up
 LIST_ONLY = "list-only"  # only the list: the return could not be converted to .xlsx
@@ -201,8 +201,8 @@ def _write_unit(ws: Workspace, outcome: UnitFeedback, ret: CheckedReturn, receip
                 folder: Path, style: Style, deadline: dt.date, today: dt.date) -> None:
     names = labels()
     context = {**ws.context, "unit": outcome.unit}
-    outcome.workbook = folder / _safe_file_name(render(names["workbook"], context))
-    outcome.notice = folder / _safe_file_name(render(names["notice"], context))
+    outcome.workbook = folder / safe_file_name(render(names["workbook"], context))
+    outcome.notice = folder / safe_file_name(render(names["notice"], context))
     data = (ws.root / receipt.archive).read_bytes()
     parsed = intake.parse(data, ws.spec, receipt.source)
     table_sheet = parsed.table.sheet if parsed.table else next((f.sheet for f in ret.findings if f.sheet),

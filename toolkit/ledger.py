@@ -98,6 +98,11 @@ class Ledger:
             new_id = cursor.lastrowid or 0
         return Receipt(**{**values, "id": new_id})
 
+    def seen(self, sha256: str, source: str) -> bool:
+        """Whether these bytes were already recorded from this very place."""
+        return self.db.execute("SELECT 1 FROM receipts WHERE sha256 = ? AND source = ? LIMIT 1",
+                               (sha256, source)).fetchone() is not None
+
     def cached_check(self, sha256: str, key: str) -> str | None:
         """A return's validation, kept from an earlier run with the same spec, issue and toolkit."""
         row = self.db.execute("SELECT payload FROM checks WHERE sha256 = ? AND key = ?", (sha256, key)).fetchone()

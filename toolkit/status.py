@@ -38,7 +38,7 @@ from rich.table import Table
 from .fileio import write_text
 from .ledger import ACCEPTED, REFUSED, Ledger, Receipt
 from .resources import templates_dir
-from .workspace import Workspace, WorkspaceError, _safe_file_name
+from .workspace import Workspace, WorkspaceError, safe_file_name
 
 
 @dataclass(frozen=True)
@@ -303,7 +303,7 @@ class Reminders:
 
 
 def reminder_name(unit: str) -> str:
-    return _safe_file_name(f"{REMINDER_PREFIX}{unit}.txt")
+    return safe_file_name(f"{REMINDER_PREFIX}{unit}.txt")
 
 
 def _item_lines(ws: Workspace, issued: dict[str, Any], row: StatusRow, limit: int = 40) -> list[dict[str, str]]:

@@ -164,10 +164,10 @@ class Workspace:
                            if (value := self.coordinator_contact()[f.key]))
 
     def file_name(self, key: str, **extra: Any) -> str:
-        return _safe_file_name(render(str(self.config.need(f"files.{key}")), {**self.context, **extra}))
+        return safe_file_name(render(str(self.config.need(f"files.{key}")), {**self.context, **extra}))
 
 
-def _safe_file_name(name: str) -> str:
+def safe_file_name(name: str) -> str:
     """A file name Windows accepts too: its forbidden characters become full-width forms."""
     table = str.maketrans({'<': '＜', '>': '＞', ':': '：', '"': '＂', '/': '／', '\\': '＼', '|': '｜',
                            '?': '？', '*': '＊'})

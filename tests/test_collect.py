@@ -1,0 +1,356 @@
+"""`toolkit collect`: every file identified (by its stamp, else by its content), archived unchanged, recorded once.
+
+Returns are made by the unit simulator in tests/returns.py from the templates `toolkit distribute` wrote.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from returns import (
+    SEED_UNIT,
+    UNIT,
+    copy_workspace,
+    distributed_workspace,
+    docx_bytes,
+    lock_file_bytes,
+    make_return,
+    open_return,
+    write_zip,
+)
+
+from toolkit import stamp as stamps
+from toolkit.collect import collect
+from toolkit.ledger import Ledger
+from toolkit.workspace import Workspace
+
+RECORD_KEYS = {"file", "unit", "verdict", "reason"}
+
+
+@pytest.fixture(scope="module")
+def distributed(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    return distributed_workspace(tmp_path_factory.mktemp("distributed") / "ws")
+
+
+@pytest.fixture
+def ws(distributed: Workspace, tmp_path: Path) -> Workspace:
+    """A fresh copy of the distributed example workspace, nothing collected yet."""
+    return copy_workspace(distributed, tmp_path / "ws")
+
+
+def run_collect(cli, ws: Workspace, *paths: Path, as_of: str | None = None) -> list[dict[str, str]]:
+    result = cli("collect", *paths, "--json", "-w", ws.root, *(["--as-of", as_of] if as_of else []))
+    records = json.loads(result.output)
+    assert all(set(r) == RECORD_KEYS for r in records), records
+    assert result.exit_code == (1 if any(r["verdict"] == "refused" for r in records) else 0)
+    return records
+
+
+def by_file(records: list[dict[str, str]]) -> dict[str, dict[str, str]]:
+    return {Path(r["file"]).name if "!" not in r["file"] else r["file"].split("!", 1)[1]: r for r in records}
+
+
+def receipts(ws: Workspace):
+    with Ledger(ws.state / "ledger.sqlite") as ledger:
+        return ledger.all()
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# --- identification ---
+
+def test_stamp_identifies_the_unit_whatever_the_file_name(ws: Workspace, cli, tmp_path: Path) -> None:
+    returned = make_return(ws, tmp_path / "inbox" / "市商务局（改）(1).xlsx")  # 市发展改革委's, misnamed
+    [record] = run_collect(cli, ws, returned)
+    assert (record["unit"], record["verdict"], record["reason"]) == (UNIT, "accepted", "")
+    [receipt] = receipts(ws)
+    assert (receipt.unit, receipt.verdict, receipt.identified_by) == (UNIT, "accepted", "stamp")
+
+
+def test_rows_copied_to_a_new_workbook_are_identified_by_content(ws: Workspace, cli, tmp_path: Path) -> None:
+    copied = open_return(ws).save_rows_as_new_workbook(tmp_path / "inbox" / "新建 XLSX 工作表.xlsx")
+    [record] = run_collect(cli, ws, copied)
+    assert (record["unit"], record["verdict"]) == (UNIT, "accepted")
+    assert "标识" in record["reason"] and "识别" in record["reason"]  # the verdict says how
+    assert receipts(ws)[0].identified_by == "content"
+    validated = cli("validate", "--json", "-w", ws.root)
+    assert (validated.exit_code, json.loads(validated.output)) == (0, [])
+
+
+def test_rows_copied_without_known_items_or_name_are_refused(ws: Workspace, cli, tmp_path: Path) -> None:
+    def renumber(r) -> None:
+        for seq, new in (("1", "901"), ("2", "902"), ("4", "904")):
+            r.set(seq, "序号", new)
+
+    copied = open_return(ws, edit=renumber).save_rows_as_new_workbook(tmp_path / "inbox" / "工作簿1.xlsx")
+    [record] = run_collect(cli, ws, copied)
+    assert record["verdict"] == "refused" and record["unit"] == ""
+    assert "901" in record["reason"]
+
+
+def test_another_campaigns_template_is_refused(ws: Workspace, cli, tmp_path: Path) -> None:
+    other = distributed_workspace(tmp_path / "other")  # the same example, initialised again: another campaign
+    returned = make_return(other, tmp_path / "inbox" / "发改委.xlsx")
+    [record] = run_collect(cli, ws, returned)
+    assert record["verdict"] == "refused"
+    assert other.campaign_id in record["reason"] and "另一项任务" in record["reason"]
+    [receipt] = receipts(ws)
+    assert receipt.verdict == "refused" and (ws.root / receipt.archive).read_bytes() == returned.read_bytes()
+
+
+def test_another_periods_workspace_is_refused(ws: Workspace, cli, tmp_path: Path) -> None:
+    q2 = distributed_workspace(tmp_path / "q2", period_code="Q2")
+    returned = make_return(q2, tmp_path / "inbox" / "发改委-二季度.xlsx")
+    [record] = run_collect(cli, ws, returned)
+    assert record["verdict"] == "refused" and record["reason"]
+
+
+def test_another_periods_stamp_signed_with_this_secret_is_refused(ws: Workspace, cli, tmp_path: Path) -> None:
+    def stamp_for_q2(r) -> None:
+        v = r.stamp_values()
+        items = tuple(v["items"].split(","))
+        r.set_stamp("period", "Q2")
+        r.set_stamp("token", stamps.sign(ws.secret(), v["campaign"], "Q2", v["unit"], v["template"], items,
+                                         v["fingerprint"]))
+
+    returned = make_return(ws, tmp_path / "inbox" / "发改委.xlsx", edit=stamp_for_q2)
+    [record] = run_collect(cli, ws, returned)
+    assert record["verdict"] == "refused"
+    assert "Q2" in record["reason"] or "第二季度" in record["reason"]
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("unit", "市商务局"),  # a unit sends its file on as another unit's
+    ("period", "Q2"),  # the period edited, the token not re-signed
+    ("items", "1,2,4,6"),
+    ("token", "0" * 32),
+])
+def test_tampered_stamp_is_refused(field: str, value: str, ws: Workspace, cli, tmp_path: Path) -> None:
+    returned = make_return(ws, tmp_path / "inbox" / "发改委.xlsx", edit=lambda r: r.set_stamp(field, value))
+    [record] = run_collect(cli, ws, returned)
+    assert record["verdict"] == "refused" and record["reason"]
+    assert record["unit"] != "市商务局"
+    with Ledger(ws.state / "ledger.sqlite") as ledger:
+        assert ledger.current_returns() == {}
+
+
+def test_stamp_of_a_unit_not_issued_is_refused(ws: Workspace, cli, tmp_path: Path) -> None:
+    def stamp_for_stranger(r) -> None:
+        v = r.stamp_values()
+        r.set_stamp("unit", "市不存在局")
+        r.set_stamp("token", stamps.sign(ws.secret(), v["campaign"], v["period"], "市不存在局", v["template"],
+                                         tuple(v["items"].split(",")), v["fingerprint"]))
+
+    returned = make_return(ws, tmp_path / "inbox" / "x.xlsx", edit=stamp_for_stranger)
+    [record] = run_collect(cli, ws, returned)
+    assert record["verdict"] == "refused" and "市不存在局" in record["reason"]
+
+
+# --- what is not a return ---
+
+def test_lock_files_and_other_documents_are_skipped(ws: Workspace, cli, tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "~$发改委.xlsx").write_bytes(lock_file_bytes())
+    (inbox / "情况说明.docx").write_bytes(docx_bytes())
+    (inbox / "情况说明.txt").write_text("一季度目标任务均已完成。\n", encoding="utf-8")
+    (inbox / "回报.xls").write_bytes("<html><body><table><tr><td>序号</td></tr></table></body></html>".encode())
+    (inbox / "表格.xlsx").write_text("不是表格", encoding="utf-8")
+    make_return(ws, inbox / "发改委回报.dat")  # a real return with a strange name: sniffed by its bytes
+
+    records = by_file(run_collect(cli, ws, inbox))
+    assert {name: r["verdict"] for name, r in records.items()} == {
+        "~$发改委.xlsx": "skipped", "情况说明.docx": "skipped", "情况说明.txt": "skipped", "回报.xls": "skipped",
+        "表格.xlsx": "skipped", "发改委回报.dat": "accepted"}
+    assert "锁文件" in records["~$发改委.xlsx"]["reason"]
+    assert "不是电子表格" in records["情况说明.docx"]["reason"] and "Word" in records["情况说明.docx"]["reason"]
+    assert "不是电子表格" in records["情况说明.txt"]["reason"]
+    assert "HTML" in records["回报.xls"]["reason"]
+    assert records["发改委回报.dat"]["unit"] == UNIT
+
+
+# --- the same bytes, newer versions ---
+
+def test_same_bytes_twice_are_one_return(ws: Workspace, cli, tmp_path: Path) -> None:
+    first = make_return(ws, tmp_path / "mail" / "发改委.xlsx")
+    second = tmp_path / "upload" / "发改委(1).xlsx"
+    second.parent.mkdir()
+    second.write_bytes(first.read_bytes())
+
+    records = run_collect(cli, ws, first, second)
+    assert [r["verdict"] for r in records] == ["accepted", "skipped"]
+    assert "发改委.xlsx" in records[1]["reason"]  # names the copy it duplicates
+    again = run_collect(cli, ws, first)
+    assert [r["verdict"] for r in again] == ["skipped"]
+
+    rows = receipts(ws)
+    assert [r.verdict for r in rows if r.verdict != "skipped"] == ["accepted"]
+    assert len(list((ws.root / "archive").rglob("*.xlsx"))) == 1
+
+
+def test_newer_return_supersedes_and_both_are_kept(ws: Workspace, cli, tmp_path: Path) -> None:
+    old = make_return(ws, tmp_path / "v1" / "发改委.xlsx", answers={"2": {"status": "未完成", "reason": None}})
+    new = make_return(ws, tmp_path / "v2" / "发改委（改）.xlsx")
+    # collected out of order: the later --as-of wins, not the later run
+    assert run_collect(cli, ws, new, as_of="2022-04-12T10:00")[0]["verdict"] == "accepted"
+    assert run_collect(cli, ws, old, as_of="2022-04-10T09:00")[0]["verdict"] == "accepted"
+
+    with Ledger(ws.state / "ledger.sqlite") as ledger:
+        assert ledger.current_returns()[UNIT].sha256 == sha(new.read_bytes())
+        assert [r.sha256 for r in ledger.versions(UNIT)] == [sha(old.read_bytes()), sha(new.read_bytes())]
+    for version in (old, new):
+        assert [p.read_bytes() for p in (ws.root / "archive").rglob(f"{sha(version.read_bytes())}.*")] == \
+            [version.read_bytes()]
+    assert cli("validate", "-w", ws.root).exit_code == 0  # the old version's error is no longer current
+
+    newest = make_return(ws, tmp_path / "v3" / "发改委（再改）.xlsx", answers={"4": {"status": "滞后"}})
+    run_collect(cli, ws, newest, as_of="2022-04-13T08:00")
+    result = cli("validate", "--json", "-w", ws.root)
+    assert result.exit_code == 1
+    assert [(f["code"], f["item"]) for f in json.loads(result.output)] == [("choice-ambiguous", "4")]
+
+
+# --- zip archives ---
+
+@pytest.mark.parametrize("encoding", ["gbk", "utf-8"])
+def test_zip_members_are_opened_with_their_chinese_names(encoding: str, ws: Workspace, cli, tmp_path: Path) -> None:
+    members = {
+        "一季度回报/市发展改革委（改）(1).xlsx": make_return(ws, tmp_path / "a.xlsx").read_bytes(),
+        "一季度回报/科技局报送表.xlsx": make_return(ws, tmp_path / "b.xlsx", SEED_UNIT).read_bytes(),
+        "一季度回报/情况说明.docx": docx_bytes(),
+    }
+    archive = write_zip(tmp_path / "inbox" / "回报汇总.zip", members, encoding)
+    if encoding == "gbk":  # the names really are GBK bytes, not flagged as UTF-8
+        raw = archive.read_bytes()
+        assert "市发展改革委".encode("gbk") in raw and "市发展改革委".encode() not in raw
+
+    records = run_collect(cli, ws, tmp_path / "inbox")
+    assert [r["file"] for r in records] == [f"{archive}!{name}" for name in members]
+    assert [(r["unit"], r["verdict"]) for r in records] == [(UNIT, "accepted"), (SEED_UNIT, "accepted"),
+                                                            ("", "skipped")]
+    with Ledger(ws.state / "ledger.sqlite") as ledger:
+        assert sorted(ledger.current_returns()) == sorted([UNIT, SEED_UNIT])
+    result = cli("validate", "--json", "-w", ws.root)
+    assert [(f["code"], f["item"], f["cell"]) for f in json.loads(result.output)] == \
+        [("reason-when-done", "54", "F12")]
+
+
+# --- the archive ---
+
+def test_every_file_received_is_archived_unchanged(ws: Workspace, cli, tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    other = distributed_workspace(tmp_path / "other")
+    originals = {
+        inbox / "发改委.xlsx": make_return(ws, inbox / "发改委.xlsx").read_bytes(),
+        inbox / "别的任务.xlsx": make_return(other, inbox / "别的任务.xlsx").read_bytes(),
+        inbox / "说明.docx": docx_bytes(),
+        inbox / "~$发改委.xlsx": lock_file_bytes(),
+        inbox / "说明.txt": "见附件".encode("gbk"),
+    }
+    for path, data in originals.items():
+        path.write_bytes(data)
+    seed_return = make_return(ws, tmp_path / "s.xlsx", SEED_UNIT).read_bytes()
+    archive = write_zip(inbox / "sub" / "科技局.zip", {"科技局.xlsx": seed_return}, "gbk")
+    originals[Path(f"{archive}!科技局.xlsx")] = seed_return
+
+    records = run_collect(cli, ws, inbox)
+    assert len(records) == len(originals)
+    cli("validate", "-w", ws.root)  # reading a return never changes its archived bytes
+    rows = receipts(ws)
+    assert sorted(r.source for r in rows) == sorted(str(p) for p in originals)
+    for row in rows:
+        data = originals[Path(row.source)]
+        stored = ws.root / row.archive
+        assert stored.parent.parent == ws.root / "archive" and stored.name.startswith(sha(data))
+        assert row.sha256 == sha(data) and stored.read_bytes() == data
+
+
+# --- a collect killed midway ---
+
+def test_ledger_survives_sigkill(ws: Workspace, cli, tmp_path: Path) -> None:
+    folder = tmp_path / "inbox"
+    count = 60
+    filled = open_return(ws)
+    for i in range(count):
+        filled.set_contact("联系方式", f"31820{i:02d}")  # other bytes, same unit
+        filled.save(folder / f"发改委-{i:02d}.xlsx")
+    files = sorted(folder.iterdir())
+    assert len({sha(p.read_bytes()) for p in files}) == count
+
+    database = ws.state / "ledger.sqlite"
+    first = _collect_and_kill(ws, folder, database, after_rows=3)
+    assert 0 < first < count
+    second = _collect_and_kill(ws, folder, database, after_rows=first + 10)  # and again, in the second run
+    assert first < second < first + count
+
+    result = cli("collect", folder, "-w", ws.root)
+    assert result.exit_code == 0, result.output
+
+    rows = receipts(ws)
+    for path in files:
+        kept = [r for r in rows if r.source == str(path) and r.verdict != "skipped"]
+        assert len(kept) == 1, (path.name, kept)  # nothing lost, nothing counted twice
+        assert kept[0].verdict == "accepted" and kept[0].unit == UNIT
+        assert (ws.root / kept[0].archive).read_bytes() == path.read_bytes()
+    assert sum(r.verdict != "skipped" for r in rows) == count
+    with closing(sqlite3.connect(database)) as db:
+        assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+
+
+def _collect_and_kill(ws: Workspace, folder: Path, database: Path, after_rows: int) -> int:
+    """`toolkit collect FOLDER` in a process killed (SIGKILL) a moment after the ledger holds `after_rows` rows."""
+    process = subprocess.Popen([sys.executable, "-m", "toolkit", "collect", str(folder), "-w", str(ws.root)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while _rows(database) < after_rows and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.002)
+        time.sleep(random.uniform(0, 0.01))  # anywhere in the next file: archiving, parsing or recording it
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL, "collect ended before it could be killed"
+    return _rows(database)
+
+
+def _rows(database: Path) -> int:
+    if not database.exists():
+        return 0
+    try:
+        with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=1)) as db:
+            return db.execute("SELECT COUNT(*) FROM receipts").fetchone()[0]
+    except sqlite3.OperationalError:  # not created yet
+        return 0
+
+
+def test_collect_in_library_returns_one_record_per_file(ws: Workspace, tmp_path: Path) -> None:
+    a = make_return(ws, tmp_path / "in" / "a.xlsx")
+    b = make_return(ws, tmp_path / "in" / "b.xlsx", SEED_UNIT)
+    records = collect(ws, [tmp_path / "in", tmp_path / "missing"])
+    assert [(Path(r.file).name, r.verdict) for r in records] == [(a.name, "accepted"), (b.name, "accepted"),
+                                                                  ("missing", "skipped")]
+
+
+def test_terminal_shows_one_line_per_file(ws: Workspace, cli, tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    make_return(ws, inbox / "发改委.xlsx")
+    (inbox / "~$发改委.xlsx").write_bytes(lock_file_bytes())
+    result = cli("collect", inbox, "-w", ws.root)
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert [line for line in lines if "发改委.xlsx" in line and UNIT in line and "已接收" in line]
+    assert [line for line in lines if "~$发改委.xlsx" in line and "跳过" in line]
+    assert "接收 1，拒收 0，跳过 1" in result.output
