@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +94,8 @@ def plan(ws: Workspace, targets: TargetList) -> list[UnitIssue]:
     return issues
 
 
-def distribute(ws: Workspace, previous: Path | None = None, tick: Callable[[], None] = no_progress) -> DistributeResult:
+def distribute(ws: Workspace, previous: Path | None = None, tick: Callable[[], None] = no_progress,
+               jobs: int = 1) -> DistributeResult:
     """Write every template, notice and the manifest; nothing is written when the target list has errors.
 
     `previous` (a previous workspace or summary) adds last period's answers to the templates.
@@ -102,10 +106,10 @@ def distribute(ws: Workspace, previous: Path | None = None, tick: Callable[[], N
 
             save_previous(ws, read_previous(previous, ws.spec.without_previous()))
             ws.__dict__.pop("spec", None)  # the layout now has last period's columns
-        return _distribute(ws, tick)
+        return _distribute(ws, tick, jobs)
 
 
-def _distribute(ws: Workspace, tick: Callable[[], None]) -> DistributeResult:
+def _distribute(ws: Workspace, tick: Callable[[], None], jobs: int) -> DistributeResult:
     started = dt.datetime.now()
     targets, problems = ws.load_targets()
     result = DistributeResult(problems=problems)
@@ -115,10 +119,7 @@ def _distribute(ws: Workspace, tick: Callable[[], None]) -> DistributeResult:
     previous = read_manifest(ws)
     old_units = previous.get("units", {})
     ws.outbox.mkdir(parents=True, exist_ok=True)
-    for issue in result.issues:
-        with atomic_path(ws.outbox / issue.file_name) as tmp:
-            write_template(tmp, ws, issue)
-        write_text(ws.outbox / notice_name(issue), render_notice(ws, issue), bom=True)
+    for issue in _write_all(ws, result.issues, jobs):
         old = old_units.get(issue.unit)
         if old is None:
             result.new.append(issue.unit)
@@ -137,6 +138,24 @@ def _distribute(ws: Workspace, tick: Callable[[], None]) -> DistributeResult:
     write_manifest(ws, result.issues)
     result.seconds = (dt.datetime.now() - started).total_seconds()
     return result
+
+
+def write_issue(ws: Workspace, issue: UnitIssue) -> UnitIssue:
+    """One unit's template and notice, each written atomically."""
+    with atomic_path(ws.outbox / issue.file_name) as tmp:
+        write_template(tmp, ws, issue)
+    write_text(ws.outbox / notice_name(issue), render_notice(ws, issue), bom=True)
+    return issue
+
+
+def _write_all(ws: Workspace, issues: list[UnitIssue], jobs: int) -> Iterator[UnitIssue]:
+    """Every unit's files, in `jobs` processes when more than one (the same bytes either way)."""
+    if jobs <= 1 or len(issues) < 2:
+        for issue in issues:
+            yield write_issue(ws, issue)
+        return
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        yield from pool.map(write_issue, repeat(ws), issues, chunksize=max(1, len(issues) // (jobs * 8)))
 
 
 def notice_name(issue: UnitIssue) -> str:
@@ -169,10 +188,14 @@ def write_manifest(ws: Workspace, issues: list[UnitIssue]) -> None:
     write_text(ws.outbox / MANIFEST, json.dumps(data, ensure_ascii=False, indent=1) + "\n")
 
 
+@functools.cache
+def _text_templates() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(templates_dir()), autoescape=False,
+                              trim_blocks=True, lstrip_blocks=True)
+
+
 def render_notice(ws: Workspace, issue: UnitIssue) -> str:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(templates_dir()), autoescape=False,
-                             trim_blocks=True, lstrip_blocks=True)
-    return env.get_template("notice.txt.j2").render(
+    return _text_templates().get_template("notice.txt.j2").render(
         **ws.context, unit=issue.official or issue.unit, title=ws.spec.title, role=issue.role,
         co_organisers=ws.co_organisers_enabled, items=[i.seq for i in issue.items],
         file_name=issue.file_name, co_units=issue.co_units,
