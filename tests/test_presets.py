@@ -31,8 +31,9 @@ from toolkit.collect import collect
 from toolkit.demo import fill_template
 from toolkit.distribute import distribute
 from toolkit.merge import COMPLETE, REFUSED, merge
-from toolkit.periods import parse_period
+from toolkit.periods import parse_period, periods_of_kind
 from toolkit.spec import Column, Spec, load_spec
+from toolkit.targets import read_target_list, write_target_list
 from toolkit.validate import check_rules, check_value, validate
 from toolkit.workspace import Workspace, init_workspace, load_example, load_example_answers, open_workspace
 
@@ -374,3 +375,15 @@ def test_percent_column(support, typed, shown, codes):
 def test_lead_and_support_rules(support, typed, codes):
     found = check_rules(support.spec, typed, {}, {"unit": "市民政局", "item": "8"})
     assert sorted(f.code for f in found) == sorted(codes)
+
+
+def test_a_problem_in_the_co_units_column_points_at_that_column(support, tmp_path):
+    path = tmp_path / "清单.xlsx"
+    units = [{"name": "市交通运输局"}, {"name": "市财政局", "aliases": ["财政"]}, {"name": "市地方财政研究所",
+                                                                             "aliases": ["财政"]}]
+    items = [{"seq": 1, "task": "任务", "targets": {"YTD5": "目标"}, "leader": "沈　昱、王　刚",
+              "units": ["市交通运输局"], "co_units": ["财政"]}]
+    write_target_list(path, support.spec, periods_of_kind(support.period), items, units)
+    _, problems = read_target_list(path, support.spec, support.period)
+    assert [(p.code, p.column) for p in problems] == [("targets-unit-ambiguous", "配合单位")]
+    assert problems[0].cell == "O2"  # 序号 重点任务, 1-2月…1-11月目标 (C–L), 牵头领导 牵头单位 配合单位 (M–O)

@@ -20,6 +20,7 @@ from .distribute import read_manifest
 from .fileio import write_bytes
 from .findings import Finding
 from .ledger import ACCEPTED, REFUSED, SKIPPED, Ledger, Receipt
+from .periods import parse_period
 from .text import match_key
 from .workspace import Workspace
 
@@ -119,12 +120,12 @@ def identify(ws: Workspace, parsed: intake.Parsed, name: str, manifest: dict) ->
     issued: dict[str, dict] = manifest.get("units", {})
     values = parsed.stamp
     if values:
+        if values.get("period") != ws.period.code:
+            return values.get("unit", ""), "stamp", findings.make(
+                "stamp-other-period", found=_period_words(values.get("period", "")), expected=ws.period.long)
         if values.get("campaign") != ws.campaign_id:
             return "", "stamp", findings.make("stamp-other-campaign", found=values.get("campaign", "?"),
                                               expected=ws.campaign_id)
-        if values.get("period") != ws.period.code:
-            return values.get("unit", ""), "stamp", findings.make(
-                "stamp-other-period", found=values.get("period", "?"), expected=ws.period.code)
         if not stamps.verify(ws.secret(), values):
             return "", "stamp", findings.make("stamp-forged")
         unit = values.get("unit", "")
@@ -176,6 +177,13 @@ def examine(ws: Workspace, manifest: dict, incoming: Incoming) -> Verdict:
 
 
 BATCH = 64  # files read before they are examined together (memory stays bounded)
+
+
+def _period_words(code: str) -> str:
+    try:
+        return parse_period(code).long
+    except ValueError:
+        return code or "其他期间"
 
 
 def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None,
