@@ -537,6 +537,9 @@ def cached(size: Size, *, seed: int = SEED, fill: str = "inject", jobs: int = 2,
     if not force and (dest / "meta.json").is_file():
         log(f"generated workspace (cached): {dest}")
         return dest
+    for stale in root.glob(f"u{size.units}-i{size.items}-s{seed}-{fill}-*"):  # made with other toolkit sources
+        if stale != dest:
+            shutil.rmtree(stale, ignore_errors=True)
     log(f"generating {size.label} into {dest} …")
     tmp = dest.with_name(dest.name + ".partial")
     meta = generate(tmp, size, seed=seed, fill=fill, jobs=jobs, log=log)

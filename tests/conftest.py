@@ -65,3 +65,19 @@ def cli():
 def example_ws(tmp_path: Path) -> Workspace:
     """A fresh `toolkit init --example` workspace (the bundled 2022 Q1 example), nothing distributed yet."""
     return init_workspace(tmp_path / "ws", example=True)
+
+
+@pytest.fixture(scope="module")
+def distributed(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    """`toolkit init --example` + `toolkit distribute`, once per test module."""
+    from returns import distributed_workspace
+
+    return distributed_workspace(tmp_path_factory.mktemp("distributed") / "ws")
+
+
+@pytest.fixture
+def ws(distributed: Workspace, tmp_path: Path) -> Workspace:
+    """A fresh copy of the distributed example workspace (same campaign and secret), nothing collected yet."""
+    from returns import copy_workspace
+
+    return copy_workspace(distributed, tmp_path / "ws")

@@ -21,7 +21,6 @@ import pytest
 from returns import (
     SEED_UNIT,
     UNIT,
-    copy_workspace,
     distributed_workspace,
     docx_bytes,
     lock_file_bytes,
@@ -36,17 +35,6 @@ from toolkit.ledger import Ledger
 from toolkit.workspace import Workspace
 
 RECORD_KEYS = {"file", "unit", "verdict", "reason"}
-
-
-@pytest.fixture(scope="module")
-def distributed(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    return distributed_workspace(tmp_path_factory.mktemp("distributed") / "ws")
-
-
-@pytest.fixture
-def ws(distributed: Workspace, tmp_path: Path) -> Workspace:
-    """A fresh copy of the distributed example workspace, nothing collected yet."""
-    return copy_workspace(distributed, tmp_path / "ws")
 
 
 def run_collect(cli, ws: Workspace, *paths: Path, as_of: str | None = None) -> list[dict[str, str]]:

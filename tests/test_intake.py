@@ -41,18 +41,6 @@ JSON_KEYS = {"code", "severity", "unit", "item", "column", "cell", "file", "mess
 Found = tuple[str, str, str, str]  # (code, severity, item, cell)
 
 
-@pytest.fixture(scope="module")
-def distributed(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    """`toolkit init --example` + `toolkit distribute`, once: every lead unit has its template in outbox/."""
-    return distributed_workspace(tmp_path_factory.mktemp("distributed") / "ws")
-
-
-@pytest.fixture
-def ws(distributed: Workspace, tmp_path: Path) -> Workspace:
-    """A fresh copy of the distributed workspace (same campaign and secret), nothing collected yet."""
-    return copy_workspace(distributed, tmp_path / "ws")
-
-
 def collect_and_validate(cli, ws: Workspace, *paths: Path) -> tuple[int, list[dict[str, str]]]:
     """`toolkit collect PATH... --json` then `toolkit validate --json`: (validate's exit code, findings)."""
     collected = cli("collect", *paths, "--json", "-w", ws.root)

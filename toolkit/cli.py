@@ -127,14 +127,10 @@ def collect(
     """收集回报：识别每个文件属于哪个单位，原样存档并记入台账；同一单位的新回报取代旧的。"""
     from .collect import collect as run
     from .collect import count_files
+    from .status import parse_as_of
 
     ws = open_workspace(workspace)
-    when = None
-    if as_of:
-        try:
-            when = dt.datetime.fromisoformat(as_of)
-        except ValueError:
-            raise WorkspaceError(f"--as-of “{as_of}” 不是有效时间：请写成 2022-04-12 或 2022-04-12T09:30。") from None
+    when = parse_as_of(as_of) if as_of else None
     with progress("收集回报", count_files(paths)) as tick:
         records = run(ws, paths, when, tick, jobs)
     if as_json:
