@@ -20,7 +20,7 @@ then the floors and the usual script on the same returns:
   to_excel (pandas' default xlsx writer, named in the table).
 
 Time is the step's own (measured inside its process, after imports); `wall` adds the start of
-Python and the imports. Peak memory is the process's maximum resident set (ru_maxrss of that child).
+Python and the imports. Peak memory is the process's maximum resident set (its VmHWM: see own_peak_mb).
 The table shows medians; peak memory is the largest of the runs. Nothing is asserted: it is a report.
 """
 
@@ -129,7 +129,7 @@ def floor_merge(returns: list[Path], layout_path: Path, out: Path) -> dict[str, 
             if row and str(row[0]).strip().isdigit():
                 rows.append(row)
     rows.sort(key=lambda row: int(row[0]))
-    book = xlsxwriter.Workbook(str(out))
+    book = xlsxwriter.Workbook(str(out), {"in_memory": True})
     body = {"font_name": "仿宋_GB2312", "font_size": 12, "text_wrap": True, "valign": "vcenter", "border": 1}
     title = book.add_format({"font_name": "方正小标宋简体", "font_size": 22, "align": "center", "valign": "vcenter"})
     header = book.add_format({**body, "font_name": "黑体", "bold": True, "align": "center"})
@@ -157,7 +157,7 @@ def floor_distribute(layout_path: Path, out_dir: Path) -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     for book_data in layout["workbooks"]:
-        book = xlsxwriter.Workbook(str(out_dir / book_data["file"]), {"strings_to_numbers": False,
+        book = xlsxwriter.Workbook(str(out_dir / book_data["file"]), {"in_memory": True, "strings_to_numbers": False,
                                                                       "strings_to_formulas": False,
                                                                       "strings_to_urls": False})
         base = {"font_name": "宋体", "font_size": 11, "valign": "vcenter", "text_wrap": True}
@@ -217,6 +217,23 @@ def usual_script(returns: list[Path], layout_path: Path, out: Path) -> dict[str,
 
 # --- the parent: runs, medians, the table -------------------------------------------------------------------
 
+def own_peak_mb() -> float:
+    """This process's peak resident memory: VmHWM of its own address space.
+
+    Not ru_maxrss: on Linux a child's ru_maxrss starts from the RSS of the parent it was forked
+    from (kept across exec), so every step would report at least the runner's own size.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def spawn(step: str, folder: Path, jobs: int | None) -> dict[str, Any]:
     """One step in a child process: its result, its wall time and its peak memory (MB)."""
     result_path = folder / f".result-{step}.json"
@@ -235,7 +252,8 @@ def spawn(step: str, folder: Path, jobs: int | None) -> dict[str, Any]:
         tail = (folder / f".log-{step}.txt").read_text(encoding="utf-8", errors="replace")[-3000:]
         raise RuntimeError(f"step {step} failed (exit {process.returncode}):\n{tail}")
     result = json.loads(result_path.read_text(encoding="utf-8"))
-    return {**result, "wall": wall, "mb": usage.ru_maxrss / 1024}
+    return {**result, "wall": wall, "mb": result.get("peak_mb") or usage.ru_maxrss / 1024,
+            "ru_maxrss_mb": usage.ru_maxrss / 1024}
 
 
 def fresh_copy(source: Path, dest: Path) -> Path:
@@ -474,6 +492,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.child:
         result = child(args.child, args.folder, args.jobs)
+        result["peak_mb"] = own_peak_mb()
         args.result.write_text(json.dumps(result, ensure_ascii=False), encoding="utf-8")
         return 0
 

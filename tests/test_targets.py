@@ -120,8 +120,15 @@ def test_unit_name_broken_over_two_lines_is_rejoined(tmp_path, with_unit_sheet):
 
 @pytest.mark.parametrize("with_unit_sheet", [True, False], ids=["unit-sheet", "no-unit-sheet"])
 def test_separators_inside_brackets_do_not_split(tmp_path, with_unit_sheet):
-    units = units_of(tmp_path, "各区人民政府〈含开发区、高新区〉、市财政局；市教育局（负责，牵头）", with_unit_sheet)
-    assert units == ("各区人民政府〈含开发区、高新区〉", "市财政局", "市教育局（负责，牵头）")
+    units = units_of(tmp_path, "市财政局、各区人民政府〈含开发区、高新区〉；市教育局（负责，牵头）", with_unit_sheet)
+    assert units == ("市财政局", "各区人民政府〈含开发区、高新区〉", "市教育局（负责，牵头）")
+
+
+def test_a_collective_lead_unit_is_a_problem_with_its_cell(tmp_path):
+    path = tmp_path / "list.xlsx"
+    layout = write_list(path, [Row(1, units="各区县政府、市财政局")])
+    _, problems = read(path)
+    assert [(p.code, p.item, p.cell) for p in problems] == [("targets-collective-lead", "1", layout.cell("units", 0))]
 
 
 def test_collective_and_unusual_unit_names_are_not_joined_to_the_next(tmp_path):

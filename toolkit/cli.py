@@ -17,6 +17,7 @@ from . import resources
 from .console import VERDICT_WORDS, console, err_console, print_findings, progress
 from .fileio import OutputError
 from .lock import BusyError
+from .periods import ALLOWED as PERIOD_CODES
 from .periods import parse_period
 from .spec import SpecError, load_spec
 from .workspace import WorkspaceError, init_workspace, open_workspace
@@ -61,10 +62,10 @@ def friendly(command: Callable[..., Any]) -> Callable[..., Any]:
 @friendly
 def init(
     directory: Annotated[Path, typer.Argument(help="新工作区的文件夹")],
-    example: Annotated[bool, typer.Option("--example", help="填入附带的示例清单（2022年第一季度）")] = False,
+    example: Annotated[bool, typer.Option("--example", help="填入所选预设附带的示例清单（gov-work-report 为2022年第一季度）")] = False,
     targets: Annotated[Path | None, typer.Option("--targets", help="已有的目标任务清单（.xlsx/.xls/.ods）")] = None,
     year: Annotated[int | None, typer.Option("--year", help="年份，默认今年（示例为2022）")] = None,
-    period: Annotated[str | None, typer.Option("--period", help="期间：Q1、Q2、Q3、Q4")] = None,
+    period: Annotated[str | None, typer.Option("--period", help=f"期间：{PERIOD_CODES}")] = None,
     preset: Annotated[str, typer.Option("--preset", help="版式预设，见 toolkit presets")] = "gov-work-report",
     upstream: Annotated[Path | None, typer.Option(
         "--upstream", help="上级下发给本单位的填报表：以其事项建清单，汇总时填好此表上报")] = None,

@@ -23,7 +23,7 @@ from .findings import Finding
 from .layout import row_height, write_contact_row
 from .resources import templates_dir
 from .spec import Column, Spec
-from .targets import Item, TargetList
+from .targets import Item, TargetList, is_collective
 from .workspace import Workspace
 
 TITLE_ROW, CONTACT_ROW, HEADER_ROW = 0, 1, 2
@@ -88,7 +88,7 @@ def plan(ws: Workspace, targets: TargetList) -> list[UnitIssue]:
         co_spec = spec.for_co_organisers()
         assisted: dict[str, list[Item]] = {}
         for item in targets.items:
-            for unit in item.co_units:
+            for unit in (u for u in item.co_units if not is_collective(u)):
                 assisted.setdefault(unit, []).append(item)
         issues += [issue(ws.co_recipient(unit), unit, tuple(items), co_spec, "co") for unit, items in assisted.items()]
     return issues

@@ -76,6 +76,11 @@ class TargetList:
         return self.aliases.get(match_key(name))
 
 
+def is_collective(name: str) -> bool:
+    """各区人民政府, 区直各部门 …: units that cannot receive a file of their own (labels.toml)."""
+    return any(re.search(pattern, name) for pattern in labels()["collective"])
+
+
 def seq_key(seq: str) -> tuple[int, str]:
     """Sort key of a 序号: numbers in numeric order, then anything else."""
     match = re.fullmatch(r"\d+", seq)
@@ -179,6 +184,9 @@ def read_target_list(path: Path, spec: Spec, period: Period) -> tuple[TargetList
                     official.append(resolved)
                     if col is co_col:
                         apart.append(resolved)
+        if is_collective(official[0]):
+            problems.append(findings.make("targets-collective-lead", item=seq, name=official[0], cell=units_cell,
+                                          column=spec.by_role("units").label, **at))
         texts = {key: tidy_multiline(v) for key, v in values.items() if key != units_key}
         texts[id_col.key] = seq
         if co_col:

@@ -65,7 +65,7 @@ class Case:
     file: str
     make: str  # how it is made, in words
     build: str  # the builder below
-    verdict: str  # accepted / refused / skipped
+    verdict: str = ""  # accepted / refused / skipped ("" for a .zip: its members have verdicts)
     unit: str = ""
     args: dict[str, Any] = field(default_factory=dict)
     reason: list[str] = field(default_factory=list)  # finding codes the collect reason is made of
@@ -463,6 +463,7 @@ BUILDERS: dict[str, Callable[..., None]] = {f.__name__: f for f in (
     sheet_renamed, sheet_order, hidden_rows, row_per_paragraph, wrong_column, full_width_seq, odd_spaces,
     stamp_deleted, forwarded_template, own_rows_in_other_template, zip_bomb, external_entity, billion_laughs,
     truncated, empty, password, html_as_xls, csv_as_xlsx, docx, lock_file, macro, many_rows, huge_cell, zip_slip,
+    duplicate_of,
 )}
 
 # Re-saved by LibreOffice: built from other cases' files after them.
