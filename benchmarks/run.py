@@ -51,6 +51,7 @@ STEPS = ["distribute", "collect", "validate", "merge", "collect-again", "validat
 FLOORS = ["floor-distribute", "floor-read", "floor-merge", "usual"]
 LINEARITY = [generate.Size(100, 2000), generate.Size(300, 6000), generate.Size(1000, 20000)]
 TARGET_MB = 300
+SNAPSHOT_ENV = "TOOLKIT_BENCH_SNAPSHOT"
 
 
 # --- one step, in a process of its own ----------------------------------------------------------------------
@@ -237,7 +238,7 @@ def own_peak_mb() -> float:
 def spawn(step: str, folder: Path, jobs: int | None) -> dict[str, Any]:
     """One step in a child process: its result, its wall time and its peak memory (MB)."""
     result_path = folder / f".result-{step}.json"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(ROOT)]))}
     command = [sys.executable, "-m", "benchmarks.run", "--child", step, "--folder", str(folder),
                "--result", str(result_path)]
     if jobs:
@@ -485,6 +486,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, help="where the copies go (default: a temporary folder)")
     parser.add_argument("--keep", action="store_true", help="keep every run's copy (the last is always kept)")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument("--no-snapshot", action="store_true",
+                        help="import the live toolkit/ (default: a copy taken at the start, so edits made "
+                             "while the benchmark runs do not mix into it)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
@@ -496,8 +500,11 @@ def main(argv: list[str] | None = None) -> int:
         args.result.write_text(json.dumps(result, ensure_ascii=False), encoding="utf-8")
         return 0
 
+    if not args.no_snapshot and not os.environ.get(SNAPSHOT_ENV):
+        return run_on_snapshot(argv if argv is not None else sys.argv[1:], args.workdir)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="toolkit-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
+    print(toolkit_version())
     if args.profile:
         size = generate.size_from(args.units, args.items, args.total, args.scale)
         print(profile(size, args.profile, workdir, args.cache_dir, args.top, args.jobs))
@@ -541,6 +548,45 @@ def main(argv: list[str] | None = None) -> int:
     if not args.workdir and not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)
     return 0
+
+
+def run_on_snapshot(argv: list[str], workdir: Path | None) -> int:
+    """Run this command again on a copy of the toolkit's sources (others may edit them meanwhile)."""
+    import toolkit
+    from toolkit.resources import examples_dir, templates_dir
+
+    snapshot = Path(tempfile.mkdtemp(prefix="toolkit-bench-src-", dir=workdir if workdir else None))
+    package = snapshot / "toolkit"
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(Path(toolkit.__file__).parent, package, ignore=ignore)
+    shutil.copytree(templates_dir(), package / "templates", ignore=ignore)
+    shutil.copytree(examples_dir(), package / "examples", ignore=ignore)
+    env = {**os.environ, SNAPSHOT_ENV: _source_state(),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(snapshot), str(ROOT), os.environ.get("PYTHONPATH")]))}
+    try:
+        return subprocess.run([sys.executable, "-m", "benchmarks.run", *argv], cwd=ROOT, env=env).returncode
+    finally:
+        shutil.rmtree(snapshot, ignore_errors=True)
+
+
+def _source_state() -> str:
+    """The commit the toolkit was copied at, and whether toolkit/ or templates/ had uncommitted changes."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "toolkit", "templates"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown commit"
+    return f"commit {head}" + (" with uncommitted changes in toolkit/ or templates/" if dirty else "")
+
+
+def toolkit_version() -> str:
+    import toolkit
+
+    where = os.environ.get(SNAPSHOT_ENV)
+    source = f"a copy taken at {where}" if where else f"live sources at {_source_state()}"
+    return f"toolkit: {source} (digest {generate.toolkit_digest()}, imported from {Path(toolkit.__file__).parent})"
 
 
 if __name__ == "__main__":

@@ -335,14 +335,19 @@ def zip_bomb(ws: Workspace, out: Path, inflated_mb: int = BOMB_MB) -> None:
 
 
 def external_entity(ws: Workspace, out: Path) -> None:
-    """XXE: the shared strings declare an entity read from /etc/passwd and a cell uses it."""
+    """XXE: the part holding the contact's name declares an entity read from /etc/passwd, and uses it there."""
     data = open_return(ws).to_bytes()
+    name = "李明浩".encode()
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        part = next(n for n in z.namelist() if name in z.read(n))
 
     def edit(xml: bytes) -> bytes:
-        xml = _after_declaration(xml, b'<!DOCTYPE sst [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>')
-        return xml.replace("李明浩".encode(), b"&xxe;", 1)
+        root = re.search(rb"<(\w+)[ >]", xml[xml.index(b"?>") + 2 if xml.startswith(b"<?xml") else 0:])
+        assert root is not None
+        doctype = b"<!DOCTYPE " + root.group(1) + b' [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+        return _after_declaration(xml, doctype).replace(name, b"&xxe;", 1)
 
-    out.write_bytes(rewrite_parts(data, {"xl/sharedStrings.xml": edit}))
+    out.write_bytes(rewrite_parts(data, {part: edit}))
 
 
 LAUGHS = (b'<!DOCTYPE lolz [<!ENTITY lol "lol">'
