@@ -241,7 +241,8 @@ def feedback(
             due = dt.date.fromisoformat(deadline)
         except ValueError:
             raise WorkspaceError(f"--deadline “{deadline}” 不是有效日期：请写成 2022-04-20。") from None
-    results = make_feedback(ws, units or None, deadline=due)
+    with ws.lock():
+        results = make_feedback(ws, units or None, deadline=due)
     if not results:
         console.print("没有回报有错误的单位，无需退回修改。")
         return
@@ -304,8 +305,9 @@ def remind(
     from .status import build_status, parse_as_of, write_reminders
 
     ws = open_workspace(workspace)
-    report = build_status(ws, parse_as_of(as_of))
-    result = write_reminders(ws, report, output)
+    with ws.lock():
+        report = build_status(ws, parse_as_of(as_of))
+        result = write_reminders(ws, report, output)
     rows = {r.unit: r for r in report.rows}
     if result.notices:
         console.print(f"已为 {len(result.notices)} 个单位写好催报通知：")

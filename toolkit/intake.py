@@ -52,7 +52,7 @@ def check_limits(data: bytes, fmt: str, limits: Limits, file: str) -> Finding | 
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             for info in archive.infolist():
-                if not info.filename.endswith(".xml"):
+                if not info.filename.endswith((".xml", ".rels", ".vml")):  # every XML part a reader parses
                     budget -= info.file_size
                     continue
                 rows, head = 0, b""

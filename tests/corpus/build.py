@@ -440,9 +440,13 @@ def many_rows(ws: Workspace, out: Path, rows: int = 100_000, unit: str = "市自
 
 
 def huge_cell(ws: Workspace, out: Path, chars: int = 1 << 20) -> None:
-    """A 1 MB text cell (Excel itself stops at 32,767 characters; a crafted file need not)."""
+    """A 1 MB text cell (Excel stops at 32,767 characters, and so does openpyxl: the text goes into the XML)."""
     text = ("1.加快推进重点项目建设；" * (chars // 12 + 1))[:chars]
-    make_return(ws, out, "市生态环境局", answers={"34": {"progress": text}})
+    placeholder = "HUGECELLPLACEHOLDER"
+    data = open_return(ws, "市生态环境局", answers={"34": {"progress": placeholder}}).to_bytes()
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        part = next(n for n in z.namelist() if placeholder.encode() in z.read(n))
+    out.write_bytes(rewrite_parts(data, {part: lambda xml: xml.replace(placeholder.encode(), text.encode())}))
 
 
 def zip_slip(ws: Workspace, out: Path, members: list[dict[str, Any]]) -> None:
