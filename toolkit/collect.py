@@ -26,6 +26,7 @@ from .workspace import Workspace
 
 JUNK_NAMES = {"thumbs.db", "desktop.ini", ".ds_store"}
 MAX_MEMBER_BYTES = 100 * 1024 * 1024
+MAX_ZIP_DEPTH = 3  # a .zip inside a .zip (units' zips in a zipped inbox) is opened too, this many levels deep
 
 
 @dataclass(frozen=True)
@@ -87,11 +88,11 @@ def _is_plain_zip(data: bytes) -> bool:
     return intake.sniff(data) == ("other", "zip 压缩包")
 
 
-def _zip_members(file: Path, data: bytes) -> Iterator[Incoming | CollectRecord]:
+def _zip_members(file: Path | str, data: bytes, depth: int = 1) -> Iterator[Incoming | CollectRecord]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
-        yield Incoming(str(file), file.name, data)
+        yield Incoming(str(file), str(file).replace("\\", "/").rsplit("/", 1)[-1], data)
         return
     with archive:
         for info in archive.infolist():
@@ -106,6 +107,9 @@ def _zip_members(file: Path, data: bytes) -> Iterator[Incoming | CollectRecord]:
                 member = archive.read(info)
             except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as exc:
                 yield CollectRecord(source, "", SKIPPED, f"无法从压缩包中取出：{exc}")
+                continue
+            if depth < MAX_ZIP_DEPTH and _is_plain_zip(member):
+                yield from _zip_members(source, member, depth + 1)
                 continue
             yield Incoming(source, name.replace("\\", "/").rsplit("/", 1)[-1], member)
 

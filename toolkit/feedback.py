@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import functools
 import shutil
 import tempfile
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +45,7 @@ from .layout import line_count, row_height
 from .ledger import Ledger, Receipt
 from .office import OfficeError, convert, soffice_path
 from .report import FINDING_COLUMNS, SEVERITY_WORDS
+from .resources import labels as resource_labels
 from .resources import templates_dir
 from .spec import Spec, render
 from .text import match_key
@@ -62,10 +61,8 @@ EDITABLE = ("xlsx", "xlsm")  # what openpyxl edits; .xls and .ods go through Lib
 LIST_FONT_PT = 11
 
 
-@functools.cache
 def labels() -> dict[str, Any]:
-    with (templates_dir() / "labels.toml").open("rb") as handle:
-        return tomllib.load(handle)["feedback"]
+    return resource_labels("feedback")
 
 
 @dataclass

@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-WAIT_SECONDS = 30.0
+WAIT_SECONDS = 30.0  # TOOLKIT_LOCK_WAIT (seconds) overrides it
 _held: dict[Path, int] = {}  # locks this process holds, with their depth (the lock is re-entrant)
 
 
@@ -35,8 +35,13 @@ def _try_lock(handle: int) -> bool:
 
 
 @contextlib.contextmanager
-def workspace_lock(state_dir: Path, wait: float = WAIT_SECONDS) -> Iterator[None]:
+def workspace_lock(state_dir: Path, wait: float | None = None) -> Iterator[None]:
     """Hold the workspace's lock file for the block; the OS releases it if the process dies."""
+    if wait is None:
+        try:
+            wait = float(os.environ.get("TOOLKIT_LOCK_WAIT", WAIT_SECONDS))
+        except ValueError:
+            wait = WAIT_SECONDS
     path = (state_dir / "lock").resolve()
     if path in _held:
         _held[path] += 1

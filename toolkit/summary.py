@@ -27,11 +27,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import re
 import shutil
 import tempfile
-import tomllib
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -43,7 +41,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 
 from .layout import MAX_ROW_PT, PADDING_PT, line_count, write_contact_row
 from .office import convert
-from .resources import templates_dir
+from .resources import labels as resource_labels
 from .spec import Column, Spec, render
 from .targets import Item
 
@@ -55,10 +53,8 @@ CM_PER_INCH = 2.54
 _LEADER_SEPARATORS = re.compile(r"[、，,；;\n]+")
 
 
-@functools.cache
 def labels() -> dict[str, Any]:
-    with (templates_dir() / "labels.toml").open("rb") as handle:
-        return tomllib.load(handle)["summary"]
+    return resource_labels("summary")
 
 
 class SummaryError(ValueError):

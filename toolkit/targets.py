@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import re
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,21 +13,14 @@ import xlsxwriter
 from . import findings
 from .findings import Finding, cell_name
 from .periods import Period
-from .resources import templates_dir
+from .resources import labels as resource_labels
 from .sheets import Grid, find_header, read_grids
 from .spec import Spec
 from .text import cell_text, match_key, split_units, tidy_multiline
 
 
-@functools.cache
-def labels_of(section: str) -> dict[str, Any]:
-    """A section of templates/labels.toml: labels of the workbooks besides the spec's table."""
-    with (templates_dir() / "labels.toml").open("rb") as handle:
-        return tomllib.load(handle)[section]
-
-
 def labels() -> dict[str, Any]:
-    return labels_of("target_list")
+    return resource_labels("target_list")
 
 
 @dataclass(frozen=True)
@@ -104,7 +95,8 @@ def read_target_list(path: Path, spec: Spec, period: Period) -> tuple[TargetList
         return TargetList([]), [findings.make("targets-unreadable", reason=str(exc) or type(exc).__name__, **where)]
     unit_grid = next((g for g in grids if match_key(g.name) == match_key(labels()["units_sheet"])), None)
     item_grids = [g for g in grids if g is not unit_grid and g.visibility == "visible"] or grids
-    aliases, problems = _read_units(unit_grid, str(path)) if unit_grid else ({}, [])
+    aliases, ambiguous = _read_units(unit_grid) if unit_grid else ({}, {})
+    problems: list[Finding] = []
 
     matchers = {c.key: (lambda k, c=c: k in c.header_keys()) for c in spec.target_columns}
     period_col = next((c for c in spec.target_columns if c.role == "period_target"), None)
@@ -174,12 +166,11 @@ def read_target_list(path: Path, spec: Spec, period: Period) -> tuple[TargetList
         apart: list[str] = []
         for group, col, cell in groups:
             for name in group:
-                resolved = aliases.setdefault(match_key(name), name)
-                if resolved.startswith("\0ambiguous:"):
+                if match_key(name) in ambiguous:
                     problems.append(findings.make("targets-unit-ambiguous", item=seq, name=name,
-                                                  candidates=resolved.split(":", 1)[1], cell=cell,
+                                                  candidates="、".join(ambiguous[match_key(name)]), cell=cell,
                                                   column=col.label, **at))
-                    resolved = name
+                resolved = aliases.setdefault(match_key(name), name)
                 if resolved not in official:
                     official.append(resolved)
                     if col is co_col:
@@ -193,7 +184,7 @@ def read_target_list(path: Path, spec: Spec, period: Period) -> tuple[TargetList
             texts[co_col.key] = "\n".join(apart)
         items.append(Item(seq=seq, values=texts, units=tuple(official), row=r + 1, co_column=tuple(apart)))
     items.sort(key=lambda i: seq_key(i.seq))
-    return TargetList(items, {k: v for k, v in aliases.items() if not v.startswith("\0")}), problems
+    return TargetList(items, aliases), problems
 
 
 def _period_word(header_key: str) -> str:
@@ -206,8 +197,11 @@ def _looks_like_footnote(values: dict[str, str]) -> bool:
     return len(filled) == 1 and filled[0].strip().startswith(("注", "备注", "说明"))
 
 
-def _read_units(grid: Grid, file: str) -> tuple[dict[str, str], list[Finding]]:
-    """Official names and aliases from the 单位 sheet; an alias claimed by two units is ambiguous."""
+def _read_units(grid: Grid) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """({match key: official name}, {match key: the units it could name}) from the 单位 sheet.
+
+    An alias claimed by two units is ambiguous: using it in the list is a problem, never a guess.
+    """
     names = labels()
     matchers = {
         "name": lambda k: k == match_key(names["unit_name"]),
@@ -215,7 +209,7 @@ def _read_units(grid: Grid, file: str) -> tuple[dict[str, str], list[Finding]]:
     }
     header = find_header(grid, matchers, "name", max_rows=10)
     if header is None:
-        return {}, []
+        return {}, {}
     claims: dict[str, set[str]] = {}
     for r in range(header.last_row + 1, grid.height):
         official = cell_text(grid.value(r, header.columns["name"])).strip()
@@ -225,10 +219,9 @@ def _read_units(grid: Grid, file: str) -> tuple[dict[str, str], list[Finding]]:
         if "aliases" in header.columns:
             for alias in split_units(cell_text(grid.value(r, header.columns["aliases"]))):
                 claims.setdefault(match_key(alias), set()).add(official)
-    aliases = {}
-    for key, owners in claims.items():
-        aliases[key] = next(iter(owners)) if len(owners) == 1 else "\0ambiguous:" + "、".join(sorted(owners))
-    return aliases, []
+    aliases = {key: next(iter(owners)) for key, owners in claims.items() if len(owners) == 1}
+    ambiguous = {key: sorted(owners) for key, owners in claims.items() if len(owners) > 1}
+    return aliases, ambiguous
 
 
 def write_target_list(path: Path, spec: Spec, periods: Iterable[Period], items: list[dict[str, Any]],

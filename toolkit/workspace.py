@@ -17,7 +17,7 @@ from .fileio import write_text
 from .intake import Limits
 from .lock import workspace_lock
 from .periods import Period, parse_period, periods_of_kind
-from .resources import examples_dir, templates_dir
+from .resources import examples_dir, labels, templates_dir
 from .spec import Spec, build_spec, load_spec, render
 from .targets import TargetList, read_target_list, write_target_list
 
@@ -146,9 +146,7 @@ class Workspace:
 
     def co_recipient(self, unit: str) -> str:
         """How a co-organiser's workbook and return are named (labels.toml [co_organisers])."""
-        from .targets import labels_of
-
-        return render(labels_of("co_organisers")["recipient"], {"unit": unit})
+        return render(labels("co_organisers")["recipient"], {"unit": unit})
 
     def spec_for(self, role: str) -> Spec:
         """The layout of a lead unit's (role "lead") or a co-organiser's (role "co") workbook."""
