@@ -51,7 +51,8 @@ STEPS = ["distribute", "collect", "validate", "merge", "collect-again", "validat
 FLOORS = ["floor-distribute", "floor-read", "floor-merge", "usual"]
 LINEARITY = [generate.Size(100, 2000), generate.Size(300, 6000), generate.Size(1000, 20000)]
 TARGET_MB = 300
-SNAPSHOT_ENV = "TOOLKIT_BENCH_SNAPSHOT"
+SNAPSHOT_ENV = "TOOLKIT_BENCH_SNAPSHOT"  # what the snapshot was taken of
+SOURCE_ENV = "TOOLKIT_BENCH_SOURCE"  # where it is
 
 
 # --- one step, in a process of its own ----------------------------------------------------------------------
@@ -235,17 +236,26 @@ def own_peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _python_command(*args: str) -> list[str]:
+    """`python -m benchmarks.run ARGS`, importing the toolkit from the snapshot when there is one.
+
+    The snapshot goes first on sys.path (before the current folder, which may hold the live toolkit/);
+    this repository's root follows, for `benchmarks` itself.
+    """
+    launch = (f"import os, sys, runpy; sys.path[:0] = [p for p in (os.environ.get({SOURCE_ENV!r}), {str(ROOT)!r}) if p]; "
+              "runpy.run_module('benchmarks.run', run_name='__main__', alter_sys=True)")
+    return [sys.executable, "-c", launch, *args]
+
+
 def spawn(step: str, folder: Path, jobs: int | None) -> dict[str, Any]:
     """One step in a child process: its result, its wall time and its peak memory (MB)."""
     result_path = folder / f".result-{step}.json"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(ROOT)]))}
-    command = [sys.executable, "-m", "benchmarks.run", "--child", step, "--folder", str(folder),
-               "--result", str(result_path)]
+    command = _python_command("--child", step, "--folder", str(folder), "--result", str(result_path))
     if jobs:
         command += ["--jobs", str(jobs)]
     started = time.perf_counter()
     with open(folder / f".log-{step}.txt", "wb") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         _, status, usage = os.wait4(process.pid, 0)
         process.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - started
@@ -338,7 +348,7 @@ def step_table(measured: dict[str, Any]) -> str:
         if t is None:
             continue
         if name.startswith("collect + validate + merge"):
-            ratio = f"{base / t:.1f}× faster" if base and t else "—"
+            ratio = _speedup(base, t)
         else:
             ratio = fmt_x(t / base) if base and t else "—"
         lines.append(f"| {name} | {fmt_s(t)} | {fmt_s(wall)} | {_mb(mb)} | {against} | {fmt_s(base)} | {ratio} |")
@@ -378,8 +388,8 @@ def targets_table(measured: dict[str, Any], scale: str | None) -> str:
     add("collect + validate ≤ 2× floor", cv, fr, fmt_x(cv / fr) if cv and fr else "", lambda: cv / fr <= 2)
     add("merge ≤ 1.5× floor", med(res, "merge"), fm, fmt_x(med(res, "merge") / fm) if fm else "",
         lambda: med(res, "merge") / fm <= 1.5)
-    add("collect + validate + merge ≥ 5× faster than the usual script", cvm, us,
-        f"{us / cvm:.1f}× faster" if us and cvm else "", lambda: us / cvm >= 5)
+    add("collect + validate + merge ≥ 5× faster than the usual script", cvm, us, _speedup(us, cvm),
+        lambda: us / cvm >= 5)
     dist = med(res, "distribute")
     add("distribute ≥ 100 workbooks/s", dist, 1, f"{units / dist:.0f}/s" if dist else "", lambda: units / dist >= 100)
     toolkit_peaks = {s: peak(res, s) for s in STEPS if s in res}
@@ -394,12 +404,19 @@ def targets_table(measured: dict[str, Any], scale: str | None) -> str:
     else:
         rows.append(("city cycle < 3 s", "n/a at this size (run --scale city)", None))
     again = med(res, "collect-again")
-    add("§4: collect with nothing new < 0.5 s (province scale)", again, 1, f"{again:.3f} s" if again else "",
+    add("§4: collect with nothing new < 0.5 s (the target is at province scale)", again, 1, f"{again:.3f} s" if again else "",
         lambda: again < 0.5)
     lines = [f"| target (issue 8, at {measured['size'].label}) | measured | |", "|---|---|---|"]
     for target, shown, met in rows:
         lines.append(f"| {target} | {shown} | {'—' if met is None else 'met' if met else 'not met'} |")
     return "\n".join(lines)
+
+
+def _speedup(script: float | None, toolkit: float | None) -> str:
+    """How much faster the toolkit is than the script, or how much slower."""
+    if not script or not toolkit:
+        return "—"
+    return f"{script / toolkit:.1f}× faster" if script >= toolkit else f"{toolkit / script:.1f}× slower"
 
 
 def _sum(*values: float | None) -> float | None:
@@ -486,6 +503,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, help="where the copies go (default: a temporary folder)")
     parser.add_argument("--keep", action="store_true", help="keep every run's copy (the last is always kept)")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument("--report", type=Path, help="print the tables again from a file written by --json")
     parser.add_argument("--no-snapshot", action="store_true",
                         help="import the live toolkit/ (default: a copy taken at the start, so edits made "
                              "while the benchmark runs do not mix into it)")
@@ -500,6 +518,9 @@ def main(argv: list[str] | None = None) -> int:
         args.result.write_text(json.dumps(result, ensure_ascii=False), encoding="utf-8")
         return 0
 
+    if args.report:
+        print(report(json.loads(args.report.read_text(encoding="utf-8"))))
+        return 0
     if not args.no_snapshot and not os.environ.get(SNAPSHOT_ENV):
         return run_on_snapshot(argv if argv is not None else sys.argv[1:], args.workdir)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="toolkit-bench-"))
@@ -543,6 +564,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.workdir or args.keep:
             print(f"\nlast run's workspace: {measured['last_run']}/ws")
         raw = {"size": vars(size), "meta": measured["meta"], "results": measured["results"]}
+    raw["toolkit"] = toolkit_version()
     if args.json:
         args.json.write_text(json.dumps(raw, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
     if not args.workdir and not args.keep:
@@ -550,21 +572,37 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def report(raw: dict[str, Any]) -> str:
+    """The tables of a run saved with --json."""
+    runs = 0
+    if "linearity" in raw:
+        series = [{"size": generate.Size(**m["size"]), "results": m["results"]} for m in raw["linearity"]]
+        runs = len(next(iter(series[0]["results"].values())))
+        return f"Linearity (median of {runs} runs)\n\n{linearity_table(series)}"
+    size = generate.Size(**raw["size"])
+    measured = {"size": size, "meta": raw["meta"], "results": raw["results"]}
+    runs = len(next(iter(raw["results"].values())))
+    scale = next((name for name, s in generate.SCALES.items() if s == size), None)
+    return "\n\n".join([raw.get("toolkit", ""), describe(measured, runs), step_table(measured),
+                        targets_table(measured, scale)]).strip()
+
+
 def run_on_snapshot(argv: list[str], workdir: Path | None) -> int:
     """Run this command again on a copy of the toolkit's sources (others may edit them meanwhile)."""
     import toolkit
     from toolkit.resources import examples_dir, templates_dir
 
-    snapshot = Path(tempfile.mkdtemp(prefix="toolkit-bench-src-", dir=workdir if workdir else None))
+    if workdir:
+        workdir.mkdir(parents=True, exist_ok=True)
+    snapshot = Path(tempfile.mkdtemp(prefix="toolkit-bench-src-", dir=workdir))
     package = snapshot / "toolkit"
     ignore = shutil.ignore_patterns("__pycache__")
     shutil.copytree(Path(toolkit.__file__).parent, package, ignore=ignore)
     shutil.copytree(templates_dir(), package / "templates", ignore=ignore)
     shutil.copytree(examples_dir(), package / "examples", ignore=ignore)
-    env = {**os.environ, SNAPSHOT_ENV: _source_state(),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(snapshot), str(ROOT), os.environ.get("PYTHONPATH")]))}
+    env = {**os.environ, SNAPSHOT_ENV: _source_state(), SOURCE_ENV: str(snapshot)}
     try:
-        return subprocess.run([sys.executable, "-m", "benchmarks.run", *argv], cwd=ROOT, env=env).returncode
+        return subprocess.run(_python_command(*argv), env=env).returncode
     finally:
         shutil.rmtree(snapshot, ignore_errors=True)
 

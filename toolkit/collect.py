@@ -259,10 +259,11 @@ def _quick_verdict(ledger: Ledger, receipt: Receipt, incoming: Incoming, batch: 
         return Verdict(SKIPPED, findings.make("file-lock").message)
     earlier = ledger.find_content(receipt.sha256)
     if earlier is not None:
-        reason = findings.make("file-duplicate", first=earlier.file_name, when=earlier.received_at).message
+        when = f"{earlier.received_at.replace('T', ' ')} 收到"
+        reason = findings.make("file-duplicate", first=earlier.file_name, when=when).message
         return Verdict(SKIPPED, reason, earlier.unit)
     if receipt.sha256 in batch:
-        reason = findings.make("file-duplicate", first=batch[receipt.sha256], when="本次").message
+        reason = findings.make("file-duplicate", first=batch[receipt.sha256], when="本次同时收到").message
         return Verdict(SKIPPED, reason)
     return None
 

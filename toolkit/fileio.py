@@ -16,8 +16,11 @@ class OutputError(RuntimeError):
 @contextlib.contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
     """A temporary path beside `target`, renamed onto it only when the block succeeds."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=".~tmp-", suffix=target.suffix, dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=".~tmp-", suffix=target.suffix, dir=target.parent)
+    except OSError as exc:  # a read-only folder, a full disk, a file where the folder should be
+        raise OutputError(f"无法在“{target.parent}”中写入文件：{exc.strerror or exc}。请检查该文件夹后重试。") from exc
     os.close(fd)
     tmp = Path(name)
     try:
@@ -28,6 +31,8 @@ def atomic_path(target: Path) -> Iterator[Path]:
             raise OutputError(
                 f"无法写入“{target}”：文件被占用或没有写权限（可能正在 Excel/WPS 中打开）。请关闭该文件后重试。"
             ) from exc
+        except OSError as exc:  # e.g. a folder of that name is in the way
+            raise OutputError(f"无法写入“{target}”：{exc.strerror or exc}。请检查该位置后重试。") from exc
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()

@@ -69,7 +69,7 @@ def check_limits(data: bytes, fmt: str, limits: Limits, file: str) -> Finding | 
                         rows -= head.count(b"<row ") + head.count(b"<row>") + head.count(b"<table:table-row")
                         head = chunk[-32:]
                 if rows > limits.rows:
-                    return findings.make("limit-rows", sheet=info.filename, rows=rows, limit=limits.rows, file=file)
+                    return findings.make("limit-rows", sheet="", rows=rows, limit=limits.rows, file=file)
     except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError, EOFError) as exc:
         return findings.make("file-unreadable", reason=str(exc) or type(exc).__name__, file=file)
     if budget < 0:

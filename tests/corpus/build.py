@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import io
 import re
+import shutil
 import tomllib
 import zipfile
 from collections.abc import Callable
@@ -98,16 +99,26 @@ def load_manifest(path: Path = MANIFEST) -> list[Case]:
 
 def corpus_workspace(root: Path) -> Workspace:
     """`toolkit init --example` with the corpus limits in toolkit.toml, then `toolkit distribute`."""
-    config = init_workspace(root, example=True).config.path
-    text = config.read_text(encoding="utf-8")
-    assert "[limits]" not in text, "the example config has a [limits] table now: set the corpus limits in it"
-    lines = "".join(f"{k} = {v}\n" for k, v in CORPUS_LIMITS.items())
-    config.write_text(f"{text}\n[limits]\n{lines}", encoding="utf-8")
+    set_limits(init_workspace(root, example=True).config.path, CORPUS_LIMITS)
     ws = open_workspace(root)
     assert ws.limits.uncompressed_mb == CORPUS_LIMITS["uncompressed_mb"]
     result = distribute(ws)
     assert not [p for p in result.problems if p.is_error], result.problems
     return ws
+
+
+def set_limits(config: Path, limits: dict[str, Any]) -> None:
+    """Set keys of the [limits] table in a toolkit.toml (the table added if the config has none)."""
+    lines = config.read_text(encoding="utf-8").splitlines()
+    header = next((i for i, line in enumerate(lines) if re.fullmatch(r"\[limits\]\s*(#.*)?", line.strip())), None)
+    ours = [f"{k} = {v}" for k, v in limits.items()]
+    if header is None:
+        lines += ["", "[limits]", *ours]
+    else:
+        end = next((i for i in range(header + 1, len(lines)) if lines[i].lstrip().startswith("[")), len(lines))
+        kept = [line for line in lines[header + 1:end] if line.split("=", 1)[0].strip() not in limits]
+        lines[header + 1:end] = [*ours, *kept]
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 # --- zip part surgery (an xlsx is a zip of XML parts) ---
@@ -524,18 +535,10 @@ def build_corpus(ws: Workspace, folder: Path, cases: list[Case] | None = None, *
             for c, produced in zip(batch, outputs, strict=True):
                 (folder / c.file).write_bytes(produced.read_bytes())
                 built.append(c)
-        _remove_tree(scratch)
+        shutil.rmtree(scratch, ignore_errors=True)
     for case in cases:
         if case.build == "duplicate_of":
             build_case(ws, case, folder)
             built.append(case)
     order = {c.id: i for i, c in enumerate(cases)}
     return sorted(built, key=lambda c: order[c.id])
-
-
-def _remove_tree(path: Path) -> None:
-    import shutil
-
-    shutil.rmtree(path, ignore_errors=True)
-
-
