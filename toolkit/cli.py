@@ -81,7 +81,7 @@ def init(
     console.print(f"  配置：{ws.config.path}")
     console.print(f"  目标任务清单：{ws.targets_path}（可在 Excel 中编辑）")
     if upstream:
-        console.print("清单中的事项取自上级下发的填报表：请先在“责任单位”栏填写本单位的承办科室或下级单位（第一个为牵头），"
+        console.print(f"清单中的事项取自上级下发的填报表：请先在“{ws.spec.by_role('units').label}”栏填写本单位的承办科室或下级单位（第一个为牵头），"
                       "汇总（toolkit merge）时会自动填好上级的这张表，用于上报。")
     console.print(f"下一步：cd {ws.root} 后运行 toolkit distribute")
 

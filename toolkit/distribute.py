@@ -199,6 +199,8 @@ def render_notice(ws: Workspace, issue: UnitIssue) -> str:
         **ws.context, unit=issue.official or issue.unit, title=ws.spec.title, role=issue.role,
         co_organisers=ws.co_organisers_enabled, items=[i.seq for i in issue.items],
         file_name=issue.file_name, co_units=issue.co_units,
+        hints=[(c.label, message) for c in issue.spec.filled if (message := input_message(issue.spec, c))],
+        contact_labels=[f.label.rstrip(":：") for f in issue.spec.contact],
         contact_line=ws.coordinator_line(), date=chinese_date(dt.date.today()),
         deadline_words=_deadline_words(ws.context["deadline"]),
     )
