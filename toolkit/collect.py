@@ -22,6 +22,7 @@ from .findings import Finding
 from .ledger import ACCEPTED, REFUSED, SKIPPED, Ledger, Receipt
 from .periods import parse_period
 from .text import match_key
+from .validate import CheckKeys, check_parsed
 from .workspace import Workspace
 
 JUNK_NAMES = {"thumbs.db", "desktop.ini", ".ds_store"}
@@ -155,16 +156,20 @@ def count_files(paths: list[Path]) -> int:
 
 @dataclass(frozen=True)
 class Verdict:
-    """What a file's bytes say: decided without the ledger, so it can run in another process."""
+    """What a file's bytes say: decided without the ledger, so it can run in another process.
+
+    An accepted return is validated right away (`checked`, as JSON), so validate need not read it again.
+    """
 
     verdict: str
     reason: str
     unit: str = ""
     identified_by: str = ""
+    checked: str = ""
 
 
-def examine(ws: Workspace, manifest: dict, incoming: Incoming) -> Verdict:
-    """Read, identify and judge one file (the slow part of collect)."""
+def examine(ws: Workspace, manifest: dict, incoming: Incoming, received_at: str = "") -> Verdict:
+    """Read, identify, judge and check one file (the slow part of collect)."""
     parsed = intake.parse(incoming.data, ws.spec, incoming.source, ws.limits)
     if parsed.problem is not None and parsed.stamp is None:
         verdict = SKIPPED if parsed.problem.code == "file-not-spreadsheet" else REFUSED
@@ -177,7 +182,11 @@ def examine(ws: Workspace, manifest: dict, incoming: Incoming) -> Verdict:
     notes = [] if how == "stamp" else ["无标识页（可能复制到了新工作簿），已按所填事项和文件名识别"]
     if parsed.format == "xlsm":
         notes.append(findings.make("file-macro").message)
-    return Verdict(ACCEPTED, "；".join(notes), unit, how)
+    issued = manifest.get("units", {}).get(unit, {})
+    if issued.get("role", "lead") != "lead":  # a co-organiser's return has its own layout: read it as such
+        parsed = intake.parse(incoming.data, ws.spec_for(issued["role"]), incoming.source, ws.limits)
+    checked = check_parsed(ws, parsed, unit, issued, incoming.source, received_at)
+    return Verdict(ACCEPTED, "；".join(notes), unit, how, checked.to_json())
 
 
 BATCH = 64  # files read before they are examined together (memory stays bounded)
@@ -198,17 +207,27 @@ def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None,
     that many processes, with the same records as one job.
     """
     received_at = (as_of or dt.datetime.now()).isoformat(timespec="seconds")
-    manifest = read_manifest(ws)
+    manifest: dict = {}
+    keys = CheckKeys(ws)
     records: dict[int, CollectRecord] = {}
     pending: list[tuple[int, Incoming, Receipt]] = []
     with ws.lock(), Ledger(ws.state / "ledger.sqlite") as ledger, _pool(jobs) as pool:
         def flush() -> None:
+            if not pending:
+                return
+            if not manifest:
+                manifest.update(read_manifest(ws))  # read only when a file is new
+            files = [p[1] for p in pending]
             if pool is None:
-                verdicts = [examine(ws, manifest, incoming) for _, incoming, _ in pending]
+                verdicts = [examine(ws, manifest, incoming, received_at) for incoming in files]
             else:
-                verdicts = list(pool.map(examine, repeat(ws), repeat(manifest), [p[1] for p in pending]))
+                verdicts = list(pool.map(examine, repeat(ws), repeat(manifest), files, repeat(received_at)))
             for (index, incoming, receipt), verdict in zip(pending, verdicts, strict=True):
                 records[index] = _record(ledger, receipt, incoming, verdict)
+                if verdict.checked:
+                    issued = manifest.get("units", {}).get(verdict.unit, {})
+                    kept = replace(receipt, unit=verdict.unit)
+                    ledger.keep_check(receipt.sha256, keys.key(kept, issued), verdict.checked)
                 tick()
             pending.clear()
 
@@ -218,8 +237,10 @@ def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None,
                 records[index] = incoming
                 tick()
                 continue
-            receipt = _archive(ws, incoming, received_at)
-            quick = _quick_verdict(ledger, receipt, incoming, batch)
+            sha = hashlib.sha256(incoming.data).hexdigest()
+            earlier = ledger.find_content(sha)
+            receipt = _receipt(ws, incoming, sha, received_at, earlier)
+            quick = _quick_verdict(receipt, incoming, earlier, batch)
             if quick is None:
                 batch[receipt.sha256] = incoming.name
                 pending.append((index, incoming, receipt))
@@ -242,22 +263,25 @@ def _pool(jobs: int) -> Iterator[ProcessPoolExecutor | None]:
         yield pool
 
 
-def _archive(ws: Workspace, incoming: Incoming, received_at: str) -> Receipt:
-    """The file's bytes kept under their hash (never changed), and its ledger row still to be judged."""
-    sha = hashlib.sha256(incoming.data).hexdigest()
-    fmt, _ = intake.sniff(incoming.data)
-    target = archive_path(ws, sha, fmt)
-    if not target.exists():
-        write_bytes(target, incoming.data)
+def _receipt(ws: Workspace, incoming: Incoming, sha: str, received_at: str, earlier: Receipt | None) -> Receipt:
+    """The file's ledger row still to be judged, its bytes archived under their hash (never changed)."""
+    if earlier is not None and (ws.root / earlier.archive).is_file():
+        fmt, archived = earlier.format, earlier.archive
+    else:
+        fmt, _ = intake.sniff(incoming.data)
+        target = archive_path(ws, sha, fmt)
+        if not target.exists():
+            write_bytes(target, incoming.data)
+        archived = str(target.relative_to(ws.root))
     return Receipt(0, sha, received_at, incoming.source, incoming.name, len(incoming.data), fmt, "", SKIPPED, "",
-                   "", str(target.relative_to(ws.root)))
+                   "", archived)
 
 
-def _quick_verdict(ledger: Ledger, receipt: Receipt, incoming: Incoming, batch: dict[str, str]) -> Verdict | None:
+def _quick_verdict(receipt: Receipt, incoming: Incoming, earlier: Receipt | None,
+                   batch: dict[str, str]) -> Verdict | None:
     """Lock files and bytes already received need no reading."""
     if incoming.name.startswith("~$"):
         return Verdict(SKIPPED, findings.make("file-lock").message)
-    earlier = ledger.find_content(receipt.sha256)
     if earlier is not None:
         when = f"{earlier.received_at.replace('T', ' ')} 收到"
         reason = findings.make("file-duplicate", first=earlier.file_name, when=when).message

@@ -26,13 +26,9 @@ class Grid:
     rows: list[list[Any]]
     merged: list[tuple[int, int, int, int]] = field(default_factory=list)
 
-    @property
-    def height(self) -> int:
-        return len(self.rows)
-
-    @property
-    def width(self) -> int:
-        return max((len(r) for r in self.rows), default=0)
+    def __post_init__(self) -> None:
+        self.height = len(self.rows)
+        self.width = max((len(r) for r in self.rows), default=0)
 
     def value(self, row: int, col: int) -> Any:
         if 0 <= row < len(self.rows) and 0 <= col < len(self.rows[row]):
@@ -92,37 +88,40 @@ def _header_text(grid: Grid, row: int, col: int) -> str:
     return "" if value is None else str(value).strip()
 
 
+MAX_LABEL = 60  # a header label is short: longer cell texts are never compared
+
+
 def find_header(grid: Grid, matchers: dict[str, Matcher], must_have: str, max_rows: int = 30) -> Header | None:
     """The header row (or pair of rows) that names the most spec columns, holding `must_have`.
 
     A two-row header (a group label merged over several columns above their own labels) is read
     as the two texts joined; either text alone also matches.
     """
+    rows = min(max_rows + 1, grid.height)
+    texts = [[_header_text(grid, r, c) for c in range(grid.width)] for r in range(rows)]
+    keys = [[match_key(t) if len(t) <= MAX_LABEL else "" for t in row] for row in texts]
     best: tuple[int, int, Header] | None = None
     for row in range(min(max_rows, grid.height)):
         for depth in (1, 2):
-            if row + depth > grid.height:
+            if row + depth > rows:
                 continue
             labels: dict[int, str] = {}
+            candidates: dict[int, set[str]] = {}
             for col in range(grid.width):
-                parts = []
-                for r in range(row, row + depth):
-                    text = _header_text(grid, r, col)
-                    if text and text not in parts:
-                        parts.append(text)
-                if parts:
-                    labels[col] = "".join(parts)
-            if not labels:
-                continue
+                parts = list(dict.fromkeys(texts[r][col] for r in range(row, row + depth) if texts[r][col]))
+                if not parts:
+                    continue
+                labels[col] = "".join(parts)
+                found = {keys[r][col] for r in range(row, row + depth)}
+                if depth == 2 and len(parts) == 2 and len(labels[col]) <= MAX_LABEL:
+                    found.add(match_key(labels[col]))
+                candidates[col] = {k for k in found if k}
+            if not any(matchers[must_have](c) for found in candidates.values() for c in found):
+                continue  # no header here: most rows are items
             columns: dict[str, int] = {}
             for key, matches in matchers.items():
-                for col, label in sorted(labels.items()):
-                    if col in columns.values():
-                        continue
-                    candidates = {match_key(label)}
-                    if depth == 2:
-                        candidates |= {match_key(_header_text(grid, r, col)) for r in range(row, row + 2)}
-                    if any(c and matches(c) for c in candidates):
+                for col in sorted(candidates):
+                    if col not in columns.values() and any(matches(c) for c in candidates[col]):
                         columns[key] = col
                         break
             if must_have not in columns:
@@ -130,4 +129,6 @@ def find_header(grid: Grid, matchers: dict[str, Matcher], must_have: str, max_ro
             score = (len(columns), -depth)
             if best is None or score > best[:2]:
                 best = (score[0], score[1], Header(row, row + depth - 1, columns, labels))
+            if depth == 1 and len(columns) == len(matchers):
+                return best[2]  # every column named by one row: no later row can do better
     return best[2] if best else None

@@ -7,6 +7,7 @@ all derived from a `Spec`; no column label is written in code.
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -90,9 +91,9 @@ class Column:
     def prefilled(self) -> bool:
         return self.source == "target"
 
-    def header_keys(self) -> set[str]:
+    def header_keys(self) -> frozenset[str]:
         """Every header text (as a match key) that names this column."""
-        return {match_key(self.label), *(match_key(a) for a in self.aliases)}
+        return _header_keys(self.label, self.aliases)
 
     def canonical_choice(self, value: str) -> str | None:
         """The choice a value stands for (itself, or through a synonym), or None."""
@@ -104,6 +105,11 @@ class Column:
             if match_key(word) == key:
                 return choice
         return None
+
+
+@functools.cache
+def _header_keys(label: str, aliases: tuple[str, ...]) -> frozenset[str]:
+    return frozenset({match_key(label), *(match_key(a) for a in aliases)})
 
 
 @dataclass(frozen=True)

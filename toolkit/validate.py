@@ -8,7 +8,6 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 from . import __version__, findings, intake
 from .console import no_progress
@@ -252,12 +251,13 @@ def validate(ws: Workspace, tick: Callable[[], None] = no_progress) -> Validatio
 
     issued_units: dict[str, dict] = read_manifest(ws).get("units", {})
     order = {unit: i for i, unit in enumerate(issued_units)}
+    keys = CheckKeys(ws)
     returns = {}
     with Ledger(ws.state / "ledger.sqlite") as ledger:
         current = ledger.current_returns()
         for unit, receipt in sorted(current.items(), key=lambda kv: order.get(kv[0], len(order))):
             issued = issued_units.get(unit, {})
-            key = _check_key(ws, receipt, issued)
+            key = keys.key(receipt, issued)
             cached = ledger.cached_check(receipt.sha256, key)
             if cached is not None:
                 returns[unit] = CheckedReturn.from_json(cached)
@@ -269,23 +269,44 @@ def validate(ws: Workspace, tick: Callable[[], None] = no_progress) -> Validatio
     return ValidationResult(returns, not_returned)
 
 
-def _check_key(ws: Workspace, receipt: Receipt, issued: dict) -> str:
+class CheckKeys:
     """What a return's findings depend on besides its bytes: the layout, the issue, the limits, the messages."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+        self.bases: dict[str, str] = {}
+
+    def key(self, receipt: Receipt, issued: dict) -> str:
+        role = issued.get("role", "lead")
+        if role not in self.bases:
+            parts = [__version__, repr(self.ws.spec_for(role)), repr(self.ws.limits),
+                     repr(sorted(findings.catalogue().items()))]
+            self.bases[role] = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+        own = [self.bases[role], json.dumps(issued, ensure_ascii=False, sort_keys=True), receipt.source,
+               receipt.unit, receipt.received_at]
+        return hashlib.sha256("\x1f".join(own).encode("utf-8")).hexdigest()
+
+
+def display_name(source: str) -> str:
+    """A return's file name as the coordinator knows it (`inbox/a.xlsx`, `mail.zip!dir/a.xlsx` → the name)."""
+    return source.replace("\\", "/").rsplit("/", 1)[-1].rsplit("!", 1)[-1]
+
+
+def check_parsed(ws: Workspace, parsed: intake.Parsed, unit: str, issued: dict, source: str,
+                 received_at: str) -> CheckedReturn:
+    """A parsed return checked against what was issued to its unit."""
+    display = display_name(source)
+    if parsed.table is None:
+        checked = CheckedReturn(unit, display, received_at)
+        checked.findings.append(parsed.problem or findings.make("file-no-table", file=display))
+        return checked
     spec = ws.spec_for(issued.get("role", "lead"))
-    parts = [__version__, repr(spec), json.dumps(issued, ensure_ascii=False, sort_keys=True), receipt.source,
-             receipt.unit, receipt.received_at, repr(ws.limits), repr(sorted(findings.catalogue().items()))]
-    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+    checked = check_return(spec, parsed.table, unit, issued.get("prefilled", {}), display)
+    checked.received_at = received_at
+    return checked
 
 
 def check_receipt(ws: Workspace, receipt: Receipt, issued: dict) -> CheckedReturn:
     data = (ws.root / receipt.archive).read_bytes()
-    spec = ws.spec_for(issued.get("role", "lead"))
-    parsed = intake.parse(data, spec, receipt.source, ws.limits)
-    display = Path(receipt.source).name if "!" not in receipt.source else receipt.source.rsplit("/", 1)[-1]
-    if parsed.table is None:
-        checked = CheckedReturn(receipt.unit, display, receipt.received_at)
-        checked.findings.append(parsed.problem or findings.make("file-no-table", file=display))
-        return checked
-    checked = check_return(spec, parsed.table, receipt.unit, issued.get("prefilled", {}), display)
-    checked.received_at = receipt.received_at
-    return checked
+    parsed = intake.parse(data, ws.spec_for(issued.get("role", "lead")), receipt.source, ws.limits)
+    return check_parsed(ws, parsed, receipt.unit, issued, receipt.source, receipt.received_at)
