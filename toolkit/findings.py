@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import tomllib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import jinja2
@@ -34,11 +34,16 @@ class Finding:
     file: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {name: getattr(self, name) for name in FIELDS}
 
     @property
     def is_error(self) -> bool:
         return self.severity == ERROR
+
+
+@functools.lru_cache(maxsize=512)
+def _compiled(template: str) -> jinja2.Template:
+    return _ENV.from_string(template)
 
 
 @functools.cache
@@ -53,10 +58,13 @@ def make(code: str, *, severity: str | None = None, template: str | None = None,
     """A finding with its message rendered from the catalogue (or from a spec rule's own template)."""
     entry = catalogue().get(code, {})
     text = template if template is not None else entry.get("message", code)
-    message = _ENV.from_string(text).render(unit=unit, item=item, column=column, cell=cell, sheet=sheet,
+    message = _compiled(text).render(unit=unit, item=item, column=column, cell=cell, sheet=sheet,
                                             file=file, **context)
     return Finding(code=code, severity=severity or entry.get("severity", ERROR), message=message, unit=unit,
                    item=str(item), column=column, cell=cell, sheet=sheet, file=file)
+
+
+FIELDS = tuple(Finding.__dataclass_fields__)
 
 
 def has_errors(findings: list[Finding]) -> bool:

@@ -65,7 +65,12 @@ class SpecError(ValueError):
 
 
 def render(template: str, context: dict[str, Any]) -> str:
-    return _ENV.from_string(template).render(**context)
+    return _compiled(template).render(**context)
+
+
+@functools.lru_cache(maxsize=512)
+def _compiled(template: str) -> jinja2.Template:
+    return _ENV.from_string(template)
 
 
 @dataclass(frozen=True)
