@@ -13,14 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from . import stamp as stamps
 from .console import no_progress
 from .fileio import atomic_path, write_text
 from .findings import Finding
-from .layout import row_height, write_contact_row
+from .layout import new_workbook, row_height, write_contact_row
 from .resources import templates_dir
 from .spec import Column, Spec
 from .targets import Item, TargetList, is_collective
@@ -231,8 +230,7 @@ def write_template(path: Path, ws: Workspace, issue: UnitIssue) -> None:
     spec = issue.spec
     columns = list(spec.columns)
     last_col = len(columns) - 1
-    workbook = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_formulas": False,
-                                               "strings_to_urls": False})
+    workbook = new_workbook(path)
     # Fixed properties: the same target list gives byte-identical templates.
     workbook.set_properties({"title": spec.title, "author": ws.config.get("coordinator.office", ""),
                              "created": dt.datetime(ws.context["year"], 1, 1)})

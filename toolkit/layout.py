@@ -10,11 +10,20 @@ from __future__ import annotations
 
 import math
 import unicodedata
+from pathlib import Path
 from typing import Any
+
+import xlsxwriter
 
 LINE_FACTOR = 1.3
 PADDING_PT = 4.0
 MAX_ROW_PT = 409.0  # Excel's limit for a row height
+
+
+def new_workbook(path: Path) -> xlsxwriter.Workbook:
+    """An xlsxwriter workbook that writes text as text (never a formula, number or link), built in memory."""
+    return xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_formulas": False,
+                                           "strings_to_urls": False, "in_memory": True})
 
 
 def display_width(text: str) -> int:

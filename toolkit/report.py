@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import xlsxwriter
-
 from .fileio import atomic_path
 from .findings import Finding
+from .layout import new_workbook
 
 # (attribute, Chinese heading): the columns every view of findings shows, in this order.
 FINDING_COLUMNS = [("severity", "级别"), ("unit", "单位"), ("item", "序号"), ("column", "列"), ("sheet", "工作表"),
@@ -23,8 +22,7 @@ def findings_json(items: list[Finding]) -> list[dict[str, str]]:
 def write_findings_xlsx(path: Path, items: list[Finding], title: str) -> None:
     """One row per finding, autofilter on, errors first within each unit as listed."""
     with atomic_path(path) as tmp:
-        workbook = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_numbers": False,
-                                                  "strings_to_urls": False})
+        workbook = new_workbook(tmp)
         sheet = workbook.add_worksheet("校验结果")
         head = workbook.add_format({"bold": True, "border": 1, "bg_color": "#D9D9D9", "text_wrap": True,
                                     "valign": "vcenter", "align": "center"})

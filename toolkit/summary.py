@@ -36,10 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from .layout import MAX_ROW_PT, PADDING_PT, line_count, write_contact_row
+from .layout import MAX_ROW_PT, PADDING_PT, line_count, new_workbook, write_contact_row
 from .office import convert
 from .resources import labels as resource_labels
 from .spec import Column, Spec, render
@@ -338,8 +337,7 @@ def write_summary(path: Path, spec: Spec, rows: list[SummaryRow], contacts: list
     blocks = groups(spec, rows, group_by)  # checks group_by before anything is written
     values = [cell_values(spec, row) for row in rows]  # checks every state
     by_row = {id(row): v for row, v in zip(rows, values, strict=True)}
-    workbook = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_formulas": False,
-                                               "strings_to_urls": False})
+    workbook = new_workbook(path)
     workbook.set_properties({"title": spec.title})
     formats = _Formats(workbook, spec, style)
     names = labels()

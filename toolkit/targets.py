@@ -8,10 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import xlsxwriter
-
 from . import findings
 from .findings import Finding, cell_name
+from .layout import new_workbook
 from .periods import Period
 from .resources import labels as resource_labels
 from .sheets import Grid, find_header, read_grids
@@ -235,7 +234,7 @@ def write_target_list(path: Path, spec: Spec, periods: Iterable[Period], items: 
             columns += [(f"period:{p.code}", p.target_label, col.width) for p in periods]
         else:
             columns.append((col.key, col.label, col.width))
-    workbook = xlsxwriter.Workbook(str(path))
+    workbook = new_workbook(path)
     head = workbook.add_format({"bold": True, "border": 1, "align": "center", "valign": "vcenter",
                                 "text_wrap": True, "bg_color": "#DDEBF7"})
     body = workbook.add_format({"border": 1, "valign": "top", "text_wrap": True})
