@@ -9,7 +9,7 @@ character counts as two. A paragraph takes ceil(its width / that) lines, a line 
 from __future__ import annotations
 
 import math
-import unicodedata
+import re
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,15 @@ def new_workbook(path: Path) -> xlsxwriter.Workbook:
                                            "strings_to_urls": False, "in_memory": True})
 
 
+# Wide and full-width characters (Unicode East Asian Width W and F): CJK, kana, hangul, full-width forms.
+_WIDE = re.compile("[\u1100-\u115f\u231a\u231b\u2329\u232a\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf"
+                   "\u4e00-\u9fff\ua000-\ua4cf\ua960-\ua97f\uac00-\ud7a3\uf900-\ufaff\ufe10-\ufe19"
+                   "\ufe30-\ufe6f\uff00-\uff60\uffe0-\uffe6\U0001f300-\U0001f64f\U00020000-\U0003fffd]")
+
+
 def display_width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    """Width in half-width units: a CJK or full-width character counts two."""
+    return len(text) + len(_WIDE.findall(text))
 
 
 def line_count(text: str, width: float, font_pt: float) -> int:
