@@ -25,6 +25,7 @@ from .text import match_key
 from .validate import CheckKeys, check_parsed
 from .workspace import Workspace
 
+SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods", ".et"}  # never opened as an archive of returns
 JUNK_NAMES = {"thumbs.db", "desktop.ini", ".ds_store"}
 MAX_MEMBER_BYTES = 100 * 1024 * 1024
 MAX_ZIP_DEPTH = 3  # a .zip inside a .zip (units' zips in a zipped inbox) is opened too, this many levels deep
@@ -79,7 +80,7 @@ def gather(paths: list[Path]) -> Iterator[Incoming | CollectRecord]:
             except OSError as exc:
                 yield CollectRecord(str(file), "", SKIPPED, f"无法读取：{exc.strerror or exc}（文件可能正在被其他程序占用）")
                 continue
-            if _is_plain_zip(data):
+            if file.suffix.lower() not in SPREADSHEET_SUFFIXES and _is_plain_zip(data):
                 yield from _zip_members(file, data)
             else:
                 yield Incoming(str(file), file.name, data)
