@@ -16,7 +16,6 @@ import jinja2
 from .resources import templates_dir
 
 ERROR = "error"
-WARNING = "warning"
 
 _ENV = jinja2.Environment(undefined=jinja2.ChainableUndefined, autoescape=False)
 
@@ -66,9 +65,6 @@ def make(code: str, *, severity: str | None = None, template: str | None = None,
 
 FIELDS = tuple(Finding.__dataclass_fields__)
 
-
-def has_errors(findings: list[Finding]) -> bool:
-    return any(f.is_error for f in findings)
 
 
 def cell_name(row: int, col: int) -> str:

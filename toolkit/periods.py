@@ -10,7 +10,6 @@ import re
 from dataclasses import dataclass
 
 NUMERALS = "一二三四五六七八九十"
-KINDS = ("quarter", "half", "month", "ytd", "year")
 
 
 def numeral(n: int) -> str:

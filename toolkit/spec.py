@@ -196,9 +196,6 @@ class Spec:
                 return col
         raise KeyError(role)
 
-    def has_role(self, role: str) -> bool:
-        return any(c.role == role for c in self.columns)
-
     @property
     def prefilled(self) -> list[Column]:
         return [c for c in self.columns if c.source == "target"]

@@ -293,7 +293,6 @@ class _Formats:
 
     def __init__(self, workbook: Any, spec: Spec, style: SummaryStyle) -> None:
         body = {"font_name": style.body_font, "font_size": style.body_pt, "text_wrap": True, "valign": "vcenter"}
-        self.body_base = body
         self.title = workbook.add_format({"font_name": style.title_font, "font_size": style.title_pt,
                                           "align": "center", "valign": "vcenter", "text_wrap": True})
         # The 统计 sheet's title is narrower than the summary's: at most 小二 (18 pt).
