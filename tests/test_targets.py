@@ -164,7 +164,7 @@ def test_first_unit_is_the_lead(tmp_path):
     assert targets.item("1").lead == "市发展改革委"
     assert targets.item("1").co_units == ("市科技局", "市财政局")
     assert targets.leads() == ["市发展改革委", "市科技局", "市人力资源社会保障局"]
-    assert [i.seq for i in targets.items_led_by("市发展改革委")] == ["1", "4"]  # alias and full name: one unit
+    assert [i.seq for i in targets.by_lead()["市发展改革委"]] == ["1", "4"]  # alias and full name: one unit
 
 
 def test_leader_name_padded_with_full_width_space_is_kept(tmp_path):

@@ -82,7 +82,7 @@ def plan(ws: Workspace, targets: TargetList) -> list[UnitIssue]:
         return UnitIssue(recipient, items, stamp, ws.file_name("template", unit=recipient), co_units, unit_spec,
                          role, unit)
 
-    issues = [issue(unit, unit, tuple(targets.items_led_by(unit)), spec, "lead") for unit in targets.leads()]
+    issues = [issue(unit, unit, tuple(items), spec, "lead") for unit, items in targets.by_lead().items()]
     if ws.co_organisers_enabled:
         co_spec = spec.for_co_organisers()
         assisted: dict[str, list[Item]] = {}

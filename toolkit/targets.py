@@ -49,15 +49,15 @@ class TargetList:
     items: list[Item]
     aliases: dict[str, str] = field(default_factory=dict)  # match key -> official name
 
-    def leads(self) -> list[str]:
-        """Lead units in order of their first item."""
-        seen: dict[str, None] = {}
+    def by_lead(self) -> dict[str, list[Item]]:
+        """Each lead unit's items, leads in order of their first item, items in list order."""
+        groups: dict[str, list[Item]] = {}
         for item in self.items:
-            seen.setdefault(item.lead, None)
-        return list(seen)
+            groups.setdefault(item.lead, []).append(item)
+        return groups
 
-    def items_led_by(self, unit: str) -> list[Item]:
-        return [i for i in self.items if i.lead == unit]
+    def leads(self) -> list[str]:
+        return list(self.by_lead())
 
     def item(self, seq: str) -> Item | None:
         return next((i for i in self.items if i.seq == seq), None)
