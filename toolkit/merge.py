@@ -70,8 +70,10 @@ def _merge(ws: Workspace, output: Path | None, allow_missing: bool, group_by: st
     targets, problems = ws.load_targets()
     if any(p.is_error for p in problems):
         raise WorkspaceError(f"目标任务清单 {ws.targets_path.name} 有错误，无法汇总：请先运行 toolkit distribute 查看并修改。")
-    checked = validate(ws, tick)
-    issued = read_manifest(ws).get("units", {})
+    manifest = read_manifest(ws)
+    checked = validate(ws, tick, manifest)
+    issued = manifest.get("units", {})
+    del manifest
     co_returns = {issued[r]["unit"]: checked.returns.pop(r) for r in list(checked.returns)
                   if issued.get(r, {}).get("role") == "co"}
     leads = targets.leads()
