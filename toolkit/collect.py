@@ -10,7 +10,6 @@ import zipfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
-from itertools import repeat
 from pathlib import Path
 
 from . import findings, intake
@@ -212,17 +211,22 @@ def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None,
     keys = CheckKeys(ws)
     records: dict[int, CollectRecord] = {}
     pending: list[tuple[int, Incoming, Receipt]] = []
-    with ws.lock(), Ledger(ws.state / "ledger.sqlite") as ledger, _pool(jobs) as pool:
+    with ws.lock(), Ledger(ws.state / "ledger.sqlite") as ledger, contextlib.ExitStack() as stack:
+        pools: list[ProcessPoolExecutor] = []
+
         def flush() -> None:
             if not pending:
                 return
             if not manifest:
                 manifest.update(read_manifest(ws))  # read only when a file is new
             files = [p[1] for p in pending]
-            if pool is None:
+            if jobs <= 1:
                 verdicts = [examine(ws, manifest, incoming, received_at) for incoming in files]
             else:
-                verdicts = list(pool.map(examine, repeat(ws), repeat(manifest), files, repeat(received_at)))
+                if not pools:  # each worker gets the workspace and the manifest once, not with every file
+                    pools.append(stack.enter_context(ProcessPoolExecutor(
+                        max_workers=jobs, initializer=_start_worker, initargs=(ws, manifest, received_at))))
+                verdicts = list(pools[0].map(_examine_in_worker, files))
             for (index, incoming, receipt), verdict in zip(pending, verdicts, strict=True):
                 records[index] = _record(ledger, receipt, incoming, verdict)
                 if verdict.checked:
@@ -255,13 +259,18 @@ def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None,
     return [records[i] for i in sorted(records)]
 
 
-@contextlib.contextmanager
-def _pool(jobs: int) -> Iterator[ProcessPoolExecutor | None]:
-    if jobs <= 1:
-        yield None
-        return
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        yield pool
+_worker: tuple[Workspace, dict, str] | None = None  # a collect worker's workspace, manifest and time
+
+
+def _start_worker(ws: Workspace, manifest: dict, received_at: str) -> None:
+    global _worker
+    _worker = (ws, manifest, received_at)
+
+
+def _examine_in_worker(incoming: Incoming) -> Verdict:
+    assert _worker is not None
+    ws, manifest, received_at = _worker
+    return examine(ws, manifest, incoming, received_at)
 
 
 def _receipt(ws: Workspace, incoming: Incoming, sha: str, received_at: str, earlier: Receipt | None) -> Receipt:
