@@ -98,13 +98,21 @@ def find_header(grid: Grid, matchers: dict[str, Matcher], must_have: str, max_ro
     as the two texts joined; either text alone also matches.
     """
     rows = min(max_rows + 1, grid.height)
-    texts = [[_header_text(grid, r, c) for c in range(grid.width)] for r in range(rows)]
-    keys = [[match_key(t) if len(t) <= MAX_LABEL else "" for t in row] for row in texts]
+    texts: dict[int, list[str]] = {}  # row -> its header texts, read only when the search gets there
+    keys: dict[int, list[str]] = {}
+
+    def read(r: int) -> None:
+        if r not in texts:
+            texts[r] = [_header_text(grid, r, c) for c in range(grid.width)]
+            keys[r] = [match_key(t) if len(t) <= MAX_LABEL else "" for t in texts[r]]
+
     best: tuple[int, int, Header] | None = None
     for row in range(min(max_rows, grid.height)):
         for depth in (1, 2):
             if row + depth > rows:
                 continue
+            for r in range(row, row + depth):
+                read(r)
             labels: dict[int, str] = {}
             candidates: dict[int, set[str]] = {}
             for col in range(grid.width):
