@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -68,7 +69,12 @@ class TargetList:
 
 def is_collective(name: str) -> bool:
     """各区人民政府, 区直各部门 …: units that cannot receive a file of their own (labels.toml)."""
-    return any(re.search(pattern, name) for pattern in labels()["collective"])
+    return _collective().search(name) is not None
+
+
+@functools.cache
+def _collective() -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{pattern})" for pattern in labels()["collective"]))
 
 
 def seq_key(seq: str) -> tuple[int, str]:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
 # Every kind of space a return carries: ASCII, full-width (U+3000), no-break, zero-width, BOM, line breaks.
-_BLANKS = re.compile(r"[\s\u00a0\u1680\u2000-\u200f\u2028\u2029\u202f\u205f\u2060\u3000\ufeff]+")
+_BLANK = r"[\s\u00a0\u1680\u2000-\u200f\u2028\u2029\u202f\u205f\u2060\u3000\ufeff]"
+_BLANKS = re.compile(_BLANK + "+")
+_SEPARATOR_RUN = re.compile(f"((?:[、，,；;]|{_BLANK})+)")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Separators between unit names in a 责任单位 cell (outside brackets).
 _UNIT_SEPARATORS = set("、，,；;") | {"\n", "\r", "\t"}
@@ -18,7 +21,18 @@ def match_key(value: object) -> str:
     """A key for comparing labels and names: NFKC (full-width → half-width), no spaces of any kind."""
     if value is None:
         return ""
-    return _BLANKS.sub("", unicodedata.normalize("NFKC", str(value)))
+    text = str(value)
+    return _short_key(text) if len(text) <= 64 else _key(text)
+
+
+def _key(text: str) -> str:
+    return _BLANKS.sub("", unicodedata.normalize("NFKC", text))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _short_key(text: str) -> str:
+    """Labels, unit names and choices recur in every row and every return: their keys are kept."""
+    return _key(text)
 
 
 def cell_text(value: object) -> str:
@@ -57,7 +71,12 @@ def split_units(text: str, known: set[str] | frozenset[str] = frozenset()) -> li
     pieces, the first is the head of a name the page layout broke in two (`市人力资源社会` / `保障局`)
     when they make a known unit together, or when the first does not end as a unit's name does.
     """
-    pieces: list[tuple[str, bool]] = []  # (name, split from the previous piece by line breaks only)
+    if not any(ch in _OPEN for ch in text):  # no brackets: one regular expression does it
+        parts = _SEPARATOR_RUN.split(text)
+        pieces = [(name, _line_breaks_only(parts[i - 1]) if i else False)
+                  for i, name in enumerate(parts) if i % 2 == 0 and name]
+        return _join_broken(pieces, known)
+    pieces = []  # (name, split from the previous piece by line breaks only)
     current: list[str] = []
     separators = ""
     depth = 0
@@ -68,12 +87,19 @@ def split_units(text: str, known: set[str] | frozenset[str] = frozenset()) -> li
             depth -= 1
         if depth == 0 and (ch in _UNIT_SEPARATORS or _BLANKS.fullmatch(ch)):
             if current:
-                pieces.append(("".join(current), bool(separators) and _BLANKS.fullmatch(separators) is not None
-                               and ("\n" in separators or "\r" in separators)))
+                pieces.append(("".join(current), bool(separators) and _line_breaks_only(separators)))
                 current, separators = [], ""
             separators += ch
         else:
             current.append(ch)
+    return _join_broken(pieces, known)
+
+
+def _line_breaks_only(separators: str) -> bool:
+    return _BLANKS.fullmatch(separators) is not None and ("\n" in separators or "\r" in separators)
+
+
+def _join_broken(pieces: list[tuple[str, bool]], known: set[str] | frozenset[str]) -> list[str]:
     names: list[str] = []
     for name, after_line_break in pieces:
         if names and after_line_break and _broken_head(names[-1], name, known):
