@@ -20,10 +20,14 @@ PADDING_PT = 4.0
 MAX_ROW_PT = 409.0  # Excel's limit for a row height
 
 
-def new_workbook(path: Path) -> xlsxwriter.Workbook:
-    """An xlsxwriter workbook that writes text as text (never a formula, number or link), built in memory."""
+def new_workbook(path: Path, *, in_memory: bool = True) -> xlsxwriter.Workbook:
+    """An xlsxwriter workbook that writes text as text (never a formula, number or link).
+
+    Small workbooks are built in memory (faster); a large one (the summary) through temporary files,
+    so that its sheet's XML is never held whole in memory.
+    """
     return xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_formulas": False,
-                                           "strings_to_urls": False, "in_memory": True})
+                                           "strings_to_urls": False, "in_memory": in_memory})
 
 
 # Wide and full-width characters (Unicode East Asian Width W and F): CJK, kana, hangul, full-width forms.

@@ -336,7 +336,7 @@ def write_summary(path: Path, spec: Spec, rows: list[SummaryRow], contacts: list
     blocks = groups(spec, rows, group_by)  # checks group_by before anything is written
     values = [cell_values(spec, row) for row in rows]  # checks every state
     by_row = {id(row): v for row, v in zip(rows, values, strict=True)}
-    workbook = new_workbook(path)
+    workbook = new_workbook(path, in_memory=False)
     workbook.set_properties({"title": spec.title})
     formats = _Formats(workbook, spec, style)
     names = labels()
