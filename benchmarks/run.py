@@ -65,28 +65,35 @@ def _with_jobs(function: Any, jobs: int | None) -> dict[str, Any]:
 def child(step: str, folder: Path, jobs: int | None) -> dict[str, Any]:
     """Run one step; returns its own seconds (after imports) and what it did."""
     ws_dir = folder / "ws"
-    if step in STEPS:
-        from toolkit.collect import collect
-        from toolkit.distribute import distribute
-        from toolkit.merge import merge
-        from toolkit.validate import validate
+    if step in STEPS:  # only the step's own module is imported, as the command line does
         from toolkit.workspace import open_workspace
 
-        started = time.perf_counter()
-        ws = open_workspace(ws_dir)
         if step == "distribute":
-            result = distribute(ws, **_with_jobs(distribute, jobs))
+            from toolkit.distribute import distribute
+
+            started = time.perf_counter()
+            result = distribute(open_workspace(ws_dir), **_with_jobs(distribute, jobs))
             info = {"workbooks": len(result.issues), "errors": sum(p.is_error for p in result.problems)}
         elif step.startswith("collect"):
+            from toolkit.collect import collect
+
+            started = time.perf_counter()
             as_of = AS_OF + dt.timedelta(hours=1 if step == "collect-again" else 0)
+            ws = open_workspace(ws_dir)
             records = collect(ws, [ws.root / "inbox"], as_of, **_with_jobs(collect, jobs))
             info = {v: sum(r.verdict == v for r in records) for v in ("accepted", "refused", "skipped")}
         elif step.startswith("validate"):
-            checked = validate(ws)
+            from toolkit.validate import validate
+
+            started = time.perf_counter()
+            checked = validate(open_workspace(ws_dir))
             info = {"returns": len(checked.returns), "errors": sum(r.errors for r in checked.returns.values()),
                     "warnings": sum(r.warnings for r in checked.returns.values())}
         else:
-            merged = merge(ws)
+            from toolkit.merge import merge
+
+            started = time.perf_counter()
+            merged = merge(open_workspace(ws_dir))
             info = {"outcome": merged.outcome, "summary": str(merged.path) if merged.path else "",
                     "rows": len(merged.rows), "missing": len(merged.missing), "with_errors": len(merged.with_errors)}
         return {"seconds": time.perf_counter() - started, **info}
@@ -578,7 +585,7 @@ def report(raw: dict[str, Any]) -> str:
     if "linearity" in raw:
         series = [{"size": generate.Size(**m["size"]), "results": m["results"]} for m in raw["linearity"]]
         runs = len(next(iter(series[0]["results"].values())))
-        return f"Linearity (median of {runs} runs)\n\n{linearity_table(series)}"
+        return f"{raw.get('toolkit', '')}\n\nLinearity (median of {runs} runs)\n\n{linearity_table(series)}".strip()
     size = generate.Size(**raw["size"])
     measured = {"size": size, "meta": raw["meta"], "results": raw["results"]}
     runs = len(next(iter(raw["results"].values())))

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from .fileio import atomic_path
-from .fill import fill_template
 from .intake import find_table, read_stamp
 from .periods import parse_period
 from .sheets import read_grids
@@ -79,6 +78,8 @@ def write_return(state_dir: Path, out_dir: Path, spec: Spec, answers: dict[str, 
     info = load(state_dir)
     if info is None:
         return None
+    from .fill import fill_template  # openpyxl, imported only by a workspace that reports upward
+
     out = out_dir / f"{Path(info['file_name']).stem}（汇总上报）.xlsx"
     with atomic_path(out) as tmp:
         fill_template(state_dir / TEMPLATE, tmp, spec, answers, contact)
