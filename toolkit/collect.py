@@ -68,7 +68,7 @@ def gather(paths: list[Path]) -> Iterator[Incoming | CollectRecord]:
     """Files under the given paths (folders recursively, .zip archives opened), in a stable order."""
     for path in paths:
         if not path.exists():
-            yield CollectRecord(str(path), "", SKIPPED, "路径不存在")
+            yield CollectRecord(str(path), "", SKIPPED, findings.make("path-missing").message)
             continue
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
         for file in files:
@@ -77,7 +77,7 @@ def gather(paths: list[Path]) -> Iterator[Incoming | CollectRecord]:
             try:
                 data = file.read_bytes()
             except OSError as exc:
-                yield CollectRecord(str(file), "", SKIPPED, f"无法读取：{exc.strerror or exc}（文件可能正在被其他程序占用）")
+                yield CollectRecord(str(file), "", SKIPPED, findings.make("file-locked", reason=exc.strerror or exc).message)
                 continue
             if file.suffix.lower() not in SPREADSHEET_SUFFIXES and _is_plain_zip(data):
                 yield from _zip_members(file, data)
@@ -102,12 +102,13 @@ def _zip_members(file: Path | str, data: bytes, depth: int = 1) -> Iterator[Inco
             name = zip_member_name(info)
             source = f"{file}!{name}"
             if info.file_size > MAX_MEMBER_BYTES:
-                yield CollectRecord(source, "", SKIPPED, f"解压后过大（{info.file_size // 1048576} MB）")
+                yield CollectRecord(source, "", SKIPPED,
+                                    findings.make("zip-member-too-large", size_mb=info.file_size // 1048576).message)
                 continue
             try:
                 member = archive.read(info)
             except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as exc:
-                yield CollectRecord(source, "", SKIPPED, f"无法从压缩包中取出：{exc}")
+                yield CollectRecord(source, "", SKIPPED, findings.make("zip-member-unreadable", reason=exc).message)
                 continue
             if depth < MAX_ZIP_DEPTH and _is_plain_zip(member):
                 yield from _zip_members(source, member, depth + 1)
@@ -179,7 +180,7 @@ def examine(ws: Workspace, manifest: dict, incoming: Incoming, received_at: str 
         return Verdict(REFUSED, refusal.message, unit, how)
     if parsed.problem is not None:
         return Verdict(REFUSED, parsed.problem.message, unit, how)
-    notes = [] if how == "stamp" else ["无标识页（可能复制到了新工作簿），已按所填事项和文件名识别"]
+    notes = [] if how == "stamp" else [findings.make("identified-by-content").message]
     if parsed.format == "xlsm":
         notes.append(findings.make("file-macro").message)
     issued = manifest.get("units", {}).get(unit, {})

@@ -16,7 +16,7 @@ from . import findings, stamp
 from .findings import Finding, cell_name
 from .sheets import Grid, Header, find_header, read_grids
 from .spec import Spec
-from .targets import normalise_seq
+from .targets import is_footnote, normalise_seq
 from .text import cell_text, match_key
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -192,7 +192,7 @@ def _item_rows(grid: Grid, header: Header, spec: Spec) -> list[ItemRow]:
             if not any(v not in (None, "") for v in texts.values()):
                 continue
             first = next(cell_text(v) for v in texts.values() if v not in (None, ""))
-            if first.strip().startswith(("注", "备注", "说明")):
+            if is_footnote(first):
                 break
             if rows:
                 _continue_row(rows[-1], texts, spec)

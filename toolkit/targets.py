@@ -67,6 +67,11 @@ class TargetList:
         return self.aliases.get(match_key(name))
 
 
+def is_footnote(text: str) -> bool:
+    """注：… under a table (labels.toml footnote_prefixes): the end of the items, not an item."""
+    return text.strip().startswith(tuple(labels()["footnote_prefixes"]))
+
+
 def is_collective(name: str) -> bool:
     """各区人民政府, 区直各部门 …: units that cannot receive a file of their own (labels.toml)."""
     return _collective().search(name) is not None
@@ -199,7 +204,7 @@ def _period_word(header_key: str) -> str:
 
 def _looks_like_footnote(values: dict[str, str]) -> bool:
     filled = [v for v in values.values() if v.strip()]
-    return len(filled) == 1 and filled[0].strip().startswith(("注", "备注", "说明"))
+    return len(filled) == 1 and is_footnote(filled[0])
 
 
 def _read_units(grid: Grid) -> tuple[dict[str, str], dict[str, list[str]]]:
