@@ -315,6 +315,21 @@ def peak(results: dict[str, list[dict[str, Any]]], step: str) -> float | None:
     return max(values) if values else None
 
 
+def workers_peak(results: dict[str, list[dict[str, Any]]], step: str) -> float | None:
+    values = [r["workers_peak_mb"] for r in results.get(step, []) if r.get("workers_peak_mb")]
+    return max(values) if values else None
+
+
+def workers_peak_mb() -> float:
+    """The largest peak of this process's worker processes (--jobs), 0 without any.
+
+    An upper bound: a forked worker's ru_maxrss starts from the size of the process it was forked from.
+    """
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
 def fmt_s(value: float | None) -> str:
     return "—" if value is None else f"{value:.3f}" if value < 10 else f"{value:.1f}"
 
@@ -359,6 +374,11 @@ def step_table(measured: dict[str, Any]) -> str:
         else:
             ratio = fmt_x(t / base) if base and t else "—"
         lines.append(f"| {name} | {fmt_s(t)} | {fmt_s(wall)} | {_mb(mb)} | {against} | {fmt_s(base)} | {ratio} |")
+    for step in ("distribute", "collect"):
+        if mb := workers_peak(res, step):
+            lines.append("")
+            lines.append(f"{step} ran worker processes (--jobs): each peaked at {mb:.0f} MB at most, besides the "
+                         "main process's peak in the table.")
     lines.append("")
     lines.append("| floor / script | time s (median) | wall s | peak MB |")
     lines.append("|---|---:|---:|---:|")
@@ -522,6 +542,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         result = child(args.child, args.folder, args.jobs)
         result["peak_mb"] = own_peak_mb()
+        result["workers_peak_mb"] = workers_peak_mb()
         args.result.write_text(json.dumps(result, ensure_ascii=False), encoding="utf-8")
         return 0
 

@@ -342,3 +342,15 @@ def test_terminal_shows_one_line_per_file(ws: Workspace, cli, tmp_path: Path) ->
     assert [line for line in lines if "发改委.xlsx" in line and UNIT in line and "已接收" in line]
     assert [line for line in lines if "~$发改委.xlsx" in line and "跳过" in line]
     assert "接收 1，拒收 0，跳过 1" in result.output
+
+
+# --- how many processes ---
+
+def test_automatic_jobs_start_workers_only_for_many_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    from toolkit import parallel
+
+    monkeypatch.setattr(parallel, "cores", lambda: 4)
+    assert parallel.worker_count(3, tasks=5, tasks_per_worker=150) == 3  # asked for: always given
+    assert parallel.worker_count(parallel.AUTO, tasks=40, tasks_per_worker=150) == 1
+    assert parallel.worker_count(parallel.AUTO, tasks=320, tasks_per_worker=150) == 2
+    assert parallel.worker_count(parallel.AUTO, tasks=5000, tasks_per_worker=150) == 4  # no more than the cores

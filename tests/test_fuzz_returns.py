@@ -22,10 +22,11 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from returns import ANSWERS, SEED_UNIT, UNIT, Return, manifest, open_return
+from returns import ANSWERS, SEED_UNIT, UNIT, Return, open_return
 
 from toolkit import intake
 from toolkit.collect import Incoming, examine
+from toolkit.distribute import read_manifest
 from toolkit.validate import check_return
 from toolkit.workspace import Workspace
 
@@ -99,7 +100,7 @@ def apply(r: Return, edit: tuple, pick: int) -> None:
 
 @pytest.fixture(scope="module")
 def issued(distributed: Workspace) -> dict[str, dict]:
-    return manifest(distributed)["units"]
+    return read_manifest(distributed, with_prefilled=True)["units"]
 
 
 def _event(text: str) -> None:

@@ -15,7 +15,6 @@ a year-to-date period).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from conftest import run_cli
 from toolkit import resources
 from toolkit.collect import collect
 from toolkit.demo import fill_template
-from toolkit.distribute import distribute
+from toolkit.distribute import distribute, read_manifest
 from toolkit.merge import COMPLETE, REFUSED, merge
 from toolkit.periods import parse_period, periods_of_kind
 from toolkit.spec import Column, Spec, load_spec
@@ -338,7 +337,7 @@ def test_co_units_column_is_read_after_the_lead(support):
 
 
 def test_co_units_do_not_get_a_workbook_and_sit_in_their_own_column(support):
-    manifest = json.loads((support.outbox / "manifest.json").read_text(encoding="utf-8"))
+    manifest = read_manifest(support, with_prefilled=True)
     assert list(manifest["units"]) == ["市交通运输局", "市教育局", "市卫生健康委", "市民政局"]
     entry = manifest["units"]["市教育局"]
     assert entry["prefilled"]["3"]["units"] == "市教育局\n市住房城乡建设局"

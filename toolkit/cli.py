@@ -27,7 +27,8 @@ app = typer.Typer(
     no_args_is_help=True, add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False,
 )
 
-JobsOption = Annotated[int, typer.Option("--jobs", "-j", min=1, help="并行进程数（结果与单进程相同）")]
+JobsOption = Annotated[int, typer.Option(
+    "--jobs", "-j", min=0, help="并行进程数：0 为自动（文件多时每个 CPU 核一个进程），1 为单进程；结果都相同")]
 WorkspaceOption = Annotated[
     Path | None, typer.Option("-w", "--workspace", help="工作区文件夹（默认：当前文件夹或其上级中的工作区）")
 ]
@@ -91,7 +92,7 @@ def init(
 def distribute(
     previous: Annotated[Path | None, typer.Option(
         "--previous", help="上期的工作区文件夹或上期汇总表：把上期的工作进展和下步打算列入本期填报表（锁定，仅供对照）")] = None,
-    jobs: JobsOption = 1,
+    jobs: JobsOption = 0,
     workspace: WorkspaceOption = None,
 ) -> None:
     """按牵头单位生成填报表（outbox/），附填报通知与发放清单。清单有错误时不写任何文件。"""
@@ -122,7 +123,7 @@ def collect(
     paths: Annotated[list[Path], typer.Argument(help="回报文件、文件夹（含子文件夹）或 .zip 压缩包")],
     as_json: Annotated[bool, typer.Option("--json", help="每个文件输出一条 JSON 记录")] = False,
     as_of: Annotated[str | None, typer.Option("--as-of", help="按此时间记为收到（如 2022-04-12T09:30）")] = None,
-    jobs: JobsOption = 1,
+    jobs: JobsOption = 0,
     workspace: WorkspaceOption = None,
 ) -> None:
     """收集回报：识别每个文件属于哪个单位，原样存档并记入台账；同一单位的新回报取代旧的。"""

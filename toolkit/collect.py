@@ -19,6 +19,7 @@ from .distribute import read_manifest
 from .fileio import write_bytes
 from .findings import Finding
 from .ledger import ACCEPTED, REFUSED, SKIPPED, Ledger, Receipt
+from .parallel import AUTO, worker_count
 from .periods import parse_period
 from .text import match_key
 from .validate import CheckKeys, check_parsed
@@ -37,6 +38,7 @@ class Incoming:
     source: str
     name: str
     data: bytes
+    sniffed: tuple[str, str] | None = None  # intake.sniff of the bytes, once known
 
 
 @dataclass(frozen=True)
@@ -171,7 +173,8 @@ class Verdict:
 
 def examine(ws: Workspace, manifest: dict, incoming: Incoming, received_at: str = "") -> Verdict:
     """Read, identify, judge and check one file (the slow part of collect)."""
-    parsed = intake.parse(incoming.data, ws.spec, incoming.source, ws.limits)
+    sniffed = intake.sniff(incoming.data) if incoming.sniffed is None else incoming.sniffed
+    parsed = intake.parse(incoming.data, ws.spec, incoming.source, ws.limits, sniffed)
     if parsed.problem is not None and parsed.stamp is None:
         verdict = SKIPPED if parsed.problem.code == "file-not-spreadsheet" else REFUSED
         return Verdict(verdict, parsed.problem.message)
@@ -185,7 +188,7 @@ def examine(ws: Workspace, manifest: dict, incoming: Incoming, received_at: str 
         notes.append(findings.make("file-macro").message)
     issued = manifest.get("units", {}).get(unit, {})
     if issued.get("role", "lead") != "lead":  # a co-organiser's return has its own layout: read it as such
-        parsed = intake.parse(incoming.data, ws.spec_for(issued["role"]), incoming.source, ws.limits)
+        parsed = intake.parse(incoming.data, ws.spec_for(issued["role"]), incoming.source, ws.limits, sniffed)
     checked = check_parsed(ws, parsed, unit, issued, incoming.source, received_at)
     return Verdict(ACCEPTED, "；".join(notes), unit, how, checked.to_json())
 
@@ -200,12 +203,15 @@ def _period_words(code: str) -> str:
         return code or "其他期间"
 
 
+FILES_PER_WORKER = 150  # automatic --jobs: a worker pays for itself from about this many files
+
+
 def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None,
-            tick: Callable[[], None] = no_progress, jobs: int = 1) -> list[CollectRecord]:
+            tick: Callable[[], None] = no_progress, jobs: int = AUTO) -> list[CollectRecord]:
     """Collect every file under `paths`; one record per file, in input order, whatever happens to the others.
 
-    Every file is archived before its ledger row is written; with `jobs` > 1 files are examined in
-    that many processes, with the same records as one job.
+    Every file is archived before its ledger row is written; with `jobs` > 1 (or AUTO and many files)
+    new files are examined in that many processes, with the same records as one job.
     """
     received_at = (as_of or dt.datetime.now()).isoformat(timespec="seconds")
     manifest: dict = {}
@@ -214,26 +220,30 @@ def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None,
     pending: list[tuple[int, Incoming, Receipt]] = []
     with ws.lock(), Ledger(ws.state / "ledger.sqlite") as ledger, contextlib.ExitStack() as stack:
         pools: list[ProcessPoolExecutor] = []
+        workers: list[int] = []  # decided when the first new file is to be examined
 
         def flush() -> None:
             if not pending:
                 return
             if not manifest:
-                manifest.update(read_manifest(ws))  # read only when a file is new
+                manifest.update(read_manifest(ws, with_prefilled=True))  # read only when a file is new
             files = [p[1] for p in pending]
-            if jobs <= 1:
-                verdicts = [examine(ws, manifest, incoming, received_at) for incoming in files]
+            if not workers:
+                workers.append(worker_count(jobs, count_files(paths), FILES_PER_WORKER))
+            if workers[0] <= 1:
+                verdicts: Iterator[Verdict] = (examine(ws, manifest, incoming, received_at) for incoming in files)
             else:
                 if not pools:  # each worker gets the workspace and the manifest once, not with every file
                     pools.append(stack.enter_context(ProcessPoolExecutor(
-                        max_workers=jobs, initializer=_start_worker, initargs=(ws, manifest, received_at))))
-                verdicts = list(pools[0].map(_examine_in_worker, files))
+                        max_workers=workers[0], initializer=_start_worker, initargs=(ws, manifest, received_at))))
+                verdicts = pools[0].map(_examine_in_worker, files, chunksize=4)
             for (index, incoming, receipt), verdict in zip(pending, verdicts, strict=True):
-                records[index] = _record(ledger, receipt, incoming, verdict)
-                if verdict.checked:
-                    issued = manifest.get("units", {}).get(verdict.unit, {})
-                    kept = replace(receipt, unit=verdict.unit)
-                    ledger.keep_check(receipt.sha256, keys.key(kept, issued), verdict.checked)
+                with ledger.batch():  # a file's row and its check are committed together
+                    records[index] = _record(ledger, receipt, incoming, verdict)
+                    if verdict.checked:
+                        issued = manifest.get("units", {}).get(verdict.unit, {})
+                        kept = replace(receipt, unit=verdict.unit)
+                        ledger.keep_check(receipt.sha256, keys.key(kept, issued), verdict.checked)
                 tick()
             pending.clear()
 
@@ -245,6 +255,8 @@ def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None,
                 continue
             sha = hashlib.sha256(incoming.data).hexdigest()
             earlier = ledger.find_content(sha)
+            if earlier is None:
+                incoming = replace(incoming, sniffed=intake.sniff(incoming.data))
             receipt = _receipt(ws, incoming, sha, received_at, earlier)
             quick = _quick_verdict(receipt, incoming, earlier, batch)
             if quick is None:
@@ -279,7 +291,7 @@ def _receipt(ws: Workspace, incoming: Incoming, sha: str, received_at: str, earl
     if earlier is not None and (ws.root / earlier.archive).is_file():
         fmt, archived = earlier.format, earlier.archive
     else:
-        fmt, _ = intake.sniff(incoming.data)
+        fmt = (incoming.sniffed or intake.sniff(incoming.data))[0]
         target = archive_path(ws, sha, fmt)
         if not target.exists():
             write_bytes(target, incoming.data)

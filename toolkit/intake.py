@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
+import struct
 import zipfile
+import zlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +24,6 @@ from .targets import is_footnote, normalise_seq
 from .text import cell_text, match_key
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-CHUNK = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -42,39 +45,63 @@ class Limits:
 
 
 def check_limits(data: bytes, fmt: str, limits: Limits, file: str) -> Finding | None:
-    """Size, uncompressed size, rows and XML entities, streamed without building the workbook."""
+    """Size, uncompressed size, rows and XML entities, without building the workbook.
+
+    The readers (calamine, openpyxl) stop at a member's declared size, so declared sizes bound the
+    work: their sum is the uncompressed size, a part too small to hold `limits.rows` rows is not
+    counted, and entities can only be declared in a DOCTYPE before the root element.
+    """
     size_mb = len(data) / 1048576
     if size_mb > limits.file_mb:
         return findings.make("limit-file-size", size_mb=f"{size_mb:.1f}", limit_mb=f"{limits.file_mb:g}", file=file)
     if fmt not in ("xlsx", "xlsm", "ods"):
         return None
-    budget = int(limits.uncompressed_mb * 1048576)
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            for info in archive.infolist():
+            members = archive.infolist()
+            if sum(info.file_size for info in members) > limits.uncompressed_mb * 1048576:
+                return findings.make("limit-uncompressed", limit_mb=f"{limits.uncompressed_mb:g}", file=file)
+            for info in members:
                 if not info.filename.endswith((".xml", ".rels", ".vml")):  # every XML part a reader parses
-                    budget -= info.file_size
                     continue
-                rows, head = 0, b""
-                with archive.open(info) as member:
-                    while chunk := member.read(CHUNK):
-                        budget -= len(chunk)
-                        if budget < 0:
-                            return findings.make("limit-uncompressed", limit_mb=f"{limits.uncompressed_mb:g}",
-                                                 file=file)
-                        window = head + chunk
-                        if b"<!DOCTYPE" in window or b"<!ENTITY" in window:
-                            return findings.make("file-xml-entities", file=file)
-                        rows += window.count(b"<row ") + window.count(b"<row>") + window.count(b"<table:table-row")
-                        rows -= head.count(b"<row ") + head.count(b"<row>") + head.count(b"<table:table-row")
-                        head = chunk[-32:]
+                may_hold_rows = info.file_size >= limits.rows * len(b"<row/>")
+                xml = _member_bytes(archive, data, info, whole=may_hold_rows)
+                if b"<!DOCTYPE" in xml or b"<!ENTITY" in xml:
+                    return findings.make("file-xml-entities", file=file)
+                rows = xml.count(b"<row") + xml.count(b"<table:table-row") if may_hold_rows else 0
                 if rows > limits.rows:
                     return findings.make("limit-rows", sheet="", rows=rows, limit=limits.rows, file=file)
-    except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError, EOFError) as exc:
+    except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError, EOFError, zlib.error) as exc:
         return findings.make("file-unreadable", reason=str(exc) or type(exc).__name__, file=file)
-    if budget < 0:
-        return findings.make("limit-uncompressed", limit_mb=f"{limits.uncompressed_mb:g}", file=file)
     return None
+
+
+_LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, then the name's and the extra field's lengths
+_ROOT_ELEMENT = re.compile(rb"<[A-Za-z_]")  # the first start tag: no DOCTYPE may come after it
+HEAD = 4096
+
+
+def _member_bytes(archive: zipfile.ZipFile, data: bytes, info: zipfile.ZipInfo, whole: bool) -> bytes:
+    """A part's bytes, or (not `whole`) its head up to the root element, never beyond its declared size.
+
+    Inflated straight from the archive: zipfile's reader costs more than the inflating.
+    """
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or info.flag_bits & 1:
+        return archive.read(info)  # other methods, encrypted: zipfile reads them or says why not
+    signature, name_len, extra_len = _LOCAL_HEADER.unpack_from(data, info.header_offset)
+    if signature != b"PK\x03\x04":
+        raise zipfile.BadZipFile(f"{info.filename}：本地文件头损坏")
+    start = info.header_offset + _LOCAL_HEADER.size + name_len + extra_len
+    raw = data[start:start + info.compress_size]
+    if info.compress_type == zipfile.ZIP_STORED:
+        return raw[:info.file_size]
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    if whole:
+        return inflater.decompress(raw, info.file_size)
+    head = inflater.decompress(raw, min(HEAD, info.file_size))
+    while not _ROOT_ELEMENT.search(head) and inflater.unconsumed_tail and len(head) < info.file_size:
+        head += inflater.decompress(inflater.unconsumed_tail, min(HEAD, info.file_size - len(head)))
+    return head
 
 
 def check_cells(grids: list[Grid], limits: Limits, file: str) -> Finding | None:
@@ -82,6 +109,8 @@ def check_cells(grids: list[Grid], limits: Limits, file: str) -> Finding | None:
         if grid.height > limits.rows:
             return findings.make("limit-rows", sheet=grid.name, rows=grid.height, limit=limits.rows, file=file)
         for r, row in enumerate(grid.rows):
+            if all(type(value) is not str or len(value) <= limits.cell_chars for value in row):
+                continue
             for c, value in enumerate(row):
                 if isinstance(value, str) and len(value) > limits.cell_chars:
                     return findings.make("limit-cell", cell=f"{grid.name}!{cell_name(r + 1, c + 1)}",
@@ -124,6 +153,22 @@ def sniff(data: bytes) -> tuple[str, str]:
     return "other", "文本或未知格式文件"
 
 
+class RowCells(Mapping[str, str]):
+    """A row's cell names by column key, named only when asked (most cells never get a finding)."""
+
+    def __init__(self, row: int, columns: dict[str, int]) -> None:
+        self.row, self.columns = row, columns
+
+    def __getitem__(self, key: str) -> str:
+        return cell_name(self.row, self.columns[key] + 1)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.columns)
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+
 @dataclass
 class ItemRow:
     """One item's row in a return: values by column key (as text), and where each cell is."""
@@ -131,7 +176,7 @@ class ItemRow:
     seq: str
     row: int  # 1-based
     values: dict[str, str]
-    cells: dict[str, str]
+    cells: Mapping[str, str]
     raw: dict[str, Any] = field(default_factory=dict)
 
 
@@ -182,16 +227,19 @@ def _item_rows(grid: Grid, header: Header, spec: Spec) -> list[ItemRow]:
     """
     id_key = spec.by_role("id").key
     header_keys = {k for c in spec.columns for k in c.header_keys()}
+    columns = list(header.columns.items())
     rows: list[ItemRow] = []
     for r in range(header.last_row + 1, grid.height):
-        texts = {key: grid.value(r, c) for key, c in header.columns.items()}
+        line = grid.rows[r]
+        width = len(line)
+        texts = {key: line[c] if c < width and line[c] != "" else None for key, c in columns}
         seq = normalise_seq(texts[id_key])
         if match_key(texts[id_key]) in header_keys:
             break  # a second table
         if not seq:
-            if not any(v not in (None, "") for v in texts.values()):
+            if not any(v is not None for v in texts.values()):
                 continue
-            first = next(cell_text(v) for v in texts.values() if v not in (None, ""))
+            first = next(cell_text(v) for v in texts.values() if v is not None)
             if is_footnote(first):
                 break
             if rows:
@@ -199,12 +247,9 @@ def _item_rows(grid: Grid, header: Header, spec: Spec) -> list[ItemRow]:
             continue
         if not seq.isdigit():
             continue
-        rows.append(ItemRow(
-            seq=seq, row=r + 1,
-            values={k: cell_text(v) for k, v in texts.items()},
-            cells={k: cell_name(r + 1, c + 1) for k, c in header.columns.items()},
-            raw=texts,
-        ))
+        values = {k: v if type(v) is str else cell_text(v) for k, v in texts.items()}
+        rows.append(ItemRow(seq=seq, row=r + 1, values=values,
+                            cells=RowCells(r + 1, header.columns), raw=texts))
     return rows
 
 
@@ -253,8 +298,10 @@ class Parsed:
     problem: Finding | None = None  # why the file cannot be used at all
 
 
-def parse(data: bytes, spec: Spec, file: str, limits: Limits | None = None) -> Parsed:
-    fmt, kind = sniff(data)
+def parse(data: bytes, spec: Spec, file: str, limits: Limits | None = None,
+          sniffed: tuple[str, str] | None = None) -> Parsed:
+    """`sniffed`: what `sniff` said of these bytes, when the caller knows it already."""
+    fmt, kind = sniffed or sniff(data)
     limits = limits or Limits()
     if fmt in ("xlsx", "xlsm", "ods", "xls"):
         problem = check_limits(data, fmt, limits, file)

@@ -31,20 +31,37 @@ def new_workbook(path: Path, *, in_memory: bool = True) -> xlsxwriter.Workbook:
 
 
 # Wide and full-width characters (Unicode East Asian Width W and F): CJK, kana, hangul, full-width forms.
-_WIDE = re.compile("[\u1100-\u115f\u231a\u231b\u2329\u232a\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf"
-                   "\u4e00-\u9fff\ua000-\ua4cf\ua960-\ua97f\uac00-\ud7a3\uf900-\ufaff\ufe10-\ufe19"
-                   "\ufe30-\ufe6f\uff00-\uff60\uffe0-\uffe6\U0001f300-\U0001f64f\U00020000-\U0003fffd]")
+# WIDE is the definition; display_width counts the same characters without matching each of them.
+_WIDE_BMP = ("\u1100-\u115f\u231a\u231b\u2329\u232a\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf"
+             "\u4e00-\u9fff\ua000-\ua4cf\ua960-\ua97f\uac00-\ud7a3\uf900-\ufaff\ufe10-\ufe19"
+             "\ufe30-\ufe6f\uff00-\uff60\uffe0-\uffe6")
+WIDE = re.compile(f"[{_WIDE_BMP}\U0001f300-\U0001f64f\U00020000-\U0003fffd]")
+# Neither ASCII nor wide BMP (which is three bytes in UTF-8): “ ” — … é 😀, a few in a text at most.
+_OTHER = re.compile(f"[^\\x00-\\x7f{_WIDE_BMP}]")
 
 
 def display_width(text: str) -> int:
-    """Width in half-width units: a CJK or full-width character counts two."""
-    return len(text) + len(_WIDE.findall(text))
+    """Width in half-width units: a CJK or full-width character counts two.
+
+    Counted from the UTF-8 length, because matching every CJK character of a long Chinese text is slow:
+    ASCII takes one byte and a wide BMP character three, so (bytes - characters) / 2 counts the wide
+    ones, once the few characters that are neither (“ ” — … é 😀) are taken out one by one.
+    """
+    if text.isascii():
+        return len(text)
+    extra = len(text.encode("utf-8", "surrogatepass")) - len(text)
+    for char in _OTHER.findall(text):
+        extra -= len(char.encode("utf-8", "surrogatepass")) - 1
+        extra += 2 if WIDE.match(char) else 0
+    return len(text) + extra // 2
 
 
 def line_count(text: str, width: float, font_pt: float) -> int:
     per_line = max((width - 1) * 11 / font_pt, 2)
+    if "\n" not in text:
+        return max(1, math.ceil(display_width(text) / per_line))
     lines = 0
-    for paragraph in text.split("\n") or [""]:
+    for paragraph in text.split("\n"):
         lines += max(1, math.ceil(display_width(paragraph) / per_line))
     return lines
 

@@ -46,7 +46,7 @@ def summary_rows(spec: Spec, targets: TargetList, checked: ValidationResult,
         if current is None:
             rows.append(SummaryRow(item, {}, "missing"))
             continue
-        answers = dict(current.answers.get(item.seq, {}))
+        answers = current.answers.get(item.seq, {})  # shared, not copied: a row's answers are only read
         if spec.co_organisers and co_returns:
             into = spec.co_organisers.into
             notes = [render(spec.co_organisers.format, {"unit": unit, "text": text})
@@ -54,7 +54,7 @@ def summary_rows(spec: Spec, targets: TargetList, checked: ValidationResult,
                      if (co := co_returns.get(unit)) and not co.errors
                      and (text := co.answers.get(item.seq, {}).get(CONTRIBUTION, "").strip())]
             if notes:
-                answers[into] = "\n".join([answers.get(into, ""), *notes]).strip("\n")
+                answers = {**answers, into: "\n".join([answers.get(into, ""), *notes]).strip("\n")}
         rows.append(SummaryRow(item, answers, "unverified" if current.errors else "ok"))
     return rows
 

@@ -106,37 +106,41 @@ def find_header(grid: Grid, matchers: dict[str, Matcher], must_have: str, max_ro
             texts[r] = [_header_text(grid, r, c) for c in range(grid.width)]
             keys[r] = [match_key(t) if len(t) <= MAX_LABEL else "" for t in texts[r]]
 
+    def evaluate(row: int, depth: int) -> Header | None:
+        for r in range(row, row + depth):
+            read(r)
+        labels: dict[int, str] = {}
+        candidates: dict[int, set[str]] = {}
+        for col in range(grid.width):
+            parts = list(dict.fromkeys(texts[r][col] for r in range(row, row + depth) if texts[r][col]))
+            if not parts:
+                continue
+            labels[col] = "".join(parts)
+            found = {keys[r][col] for r in range(row, row + depth)}
+            if depth == 2 and len(parts) == 2 and len(labels[col]) <= MAX_LABEL:
+                found.add(match_key(labels[col]))
+            candidates[col] = {k for k in found if k}
+        if not any(matchers[must_have](c) for found in candidates.values() for c in found):
+            return None  # no header here: most rows are items
+        columns: dict[str, int] = {}
+        for key, matches in matchers.items():
+            for col in sorted(candidates):
+                if col not in columns.values() and any(matches(c) for c in candidates[col]):
+                    columns[key] = col
+                    break
+        return Header(row, row + depth - 1, columns, labels) if must_have in columns else None
+
+    # The usual case first: one row naming every column. No pair of rows above it can score as well.
+    for row in range(min(max_rows, grid.height)):
+        header = evaluate(row, 1)
+        if header is not None and len(header.columns) == len(matchers):
+            return header
     best: tuple[int, int, Header] | None = None
     for row in range(min(max_rows, grid.height)):
         for depth in (1, 2):
             if row + depth > rows:
                 continue
-            for r in range(row, row + depth):
-                read(r)
-            labels: dict[int, str] = {}
-            candidates: dict[int, set[str]] = {}
-            for col in range(grid.width):
-                parts = list(dict.fromkeys(texts[r][col] for r in range(row, row + depth) if texts[r][col]))
-                if not parts:
-                    continue
-                labels[col] = "".join(parts)
-                found = {keys[r][col] for r in range(row, row + depth)}
-                if depth == 2 and len(parts) == 2 and len(labels[col]) <= MAX_LABEL:
-                    found.add(match_key(labels[col]))
-                candidates[col] = {k for k in found if k}
-            if not any(matchers[must_have](c) for found in candidates.values() for c in found):
-                continue  # no header here: most rows are items
-            columns: dict[str, int] = {}
-            for key, matches in matchers.items():
-                for col in sorted(candidates):
-                    if col not in columns.values() and any(matches(c) for c in candidates[col]):
-                        columns[key] = col
-                        break
-            if must_have not in columns:
-                continue
-            score = (len(columns), -depth)
-            if best is None or score > best[:2]:
-                best = (score[0], score[1], Header(row, row + depth - 1, columns, labels))
-            if depth == 1 and len(columns) == len(matchers):
-                return best[2]  # every column named by one row: no later row can do better
+            header = evaluate(row, depth)
+            if header is not None and (best is None or (len(header.columns), -depth) > best[:2]):
+                best = (len(header.columns), -depth, header)
     return best[2] if best else None

@@ -102,19 +102,26 @@ class Column:
 
     def canonical_choice(self, value: str) -> str | None:
         """The choice a value stands for (itself, or through a synonym), or None."""
-        key = match_key(value)
-        for choice in self.choices:
-            if match_key(choice) == key:
-                return choice
-        for word, choice in self.synonyms.items():
-            if match_key(word) == key:
-                return choice
-        return None
+        return _choice_index(self.choices, tuple(self.synonyms.items())).get(match_key(value))
 
 
 @functools.cache
 def _header_keys(label: str, aliases: tuple[str, ...]) -> frozenset[str]:
     return frozenset({match_key(label), *(match_key(a) for a in aliases)})
+
+
+@functools.cache
+def _choice_index(choices: tuple[str, ...], synonyms: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """Match key → choice; a choice itself wins over a synonym written the same way."""
+    index = {match_key(word): choice for word, choice in reversed(synonyms)}
+    index.update({match_key(choice): choice for choice in reversed(choices)})
+    return index
+
+
+@functools.cache
+def keys_of(words: tuple[str, ...]) -> frozenset[str]:
+    """The match keys of a rule's or a column's words, worked out once."""
+    return frozenset(match_key(w) for w in words)
 
 
 @dataclass(frozen=True)
@@ -140,7 +147,7 @@ class Rule:
     def applies(self, value: str) -> bool:
         if self.when_not_empty:
             return bool(match_key(value))
-        return match_key(value) in {match_key(v) for v in self.when_values}
+        return match_key(value) in keys_of(self.when_values)
 
 
 @dataclass(frozen=True)

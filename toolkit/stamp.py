@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 SHEET = "填报标识"
@@ -35,7 +36,7 @@ class Stamp:
         return ",".join(value) if isinstance(value, tuple) else str(value)
 
 
-def fingerprint(prefilled: list[dict[str, str]]) -> str:
+def fingerprint(prefilled: Sequence[dict[str, str]]) -> str:
     """A short hash of the prefilled texts: changes when the target list changes for this unit."""
     blob = json.dumps(prefilled, ensure_ascii=False, sort_keys=True).encode("utf-8")
     return hashlib.sha256(blob).hexdigest()[:16]
@@ -48,7 +49,7 @@ def sign(secret: bytes, campaign: str, period: str, unit: str, template: str, it
 
 
 def issue(secret: bytes, campaign: str, period: str, unit: str, template: str, items: tuple[str, ...],
-          prefilled: list[dict[str, str]]) -> Stamp:
+          prefilled: Sequence[dict[str, str]]) -> Stamp:
     print_ = fingerprint(prefilled)
     return Stamp(campaign, period, unit, template, items, print_,
                  sign(secret, campaign, period, unit, template, items, print_))

@@ -328,7 +328,7 @@ def write_reminders(ws: Workspace, report: StatusReport, folder: Path | None = N
     from .distribute import chinese_date, read_manifest
 
     folder = folder or ws.root / "reminders"
-    issued = read_manifest(ws).get("units", {})
+    issued = read_manifest(ws, with_prefilled=True).get("units", {})
     env = _env()
     env.autoescape = False
     env.keep_trailing_newline = True

@@ -171,30 +171,39 @@ def status_column(spec: Spec) -> Column | None:
     return chosen
 
 
-def cell_values(spec: Spec, row: SummaryRow) -> dict[str, str]:
-    """Every column's text for one item: prefilled from the target list, filled from the return, markers."""
-    if row.state not in STATES:
-        raise SummaryError(f"第{row.item.seq}项的状态“{row.state}”不可用：可用的有 {'、'.join(STATES)}。")
-    values: dict[str, str] = {}
-    for col in spec.columns:
-        if col.role == "id":
-            values[col.key] = row.item.seq
-        elif col.role == "units":
-            values[col.key] = "\n".join(row.item.units_column)
-        elif col.prefilled:
-            values[col.key] = row.item.values.get(col.key, "")
-        elif row.state == "missing":
-            values[col.key] = ""
-        else:
-            values[col.key] = row.filled.get(col.key, "")
+def cell_values(spec: Spec, rows: Iterable[SummaryRow]) -> list[dict[str, str]]:
+    """Every column's text for each item: prefilled from the target list, filled from the return, markers."""
     status = status_column(spec)
-    if status is not None and row.state != "ok":
-        values[status.key] = labels()[row.state]
-    return values
+    names = labels()
+    # Where each column's text comes from, worked out once for all rows (20,000 at province scale).
+    sources = [(col.key, col.role if col.role in ("id", "units") else "target" if col.prefilled else "return")
+               for col in spec.columns]
+    out = []
+    for row in rows:
+        if row.state not in STATES:
+            raise SummaryError(f"第{row.item.seq}项的状态“{row.state}”不可用：可用的有 {'、'.join(STATES)}。")
+        item, filled = row.item, {} if row.state == "missing" else row.filled
+        values: dict[str, str] = {}
+        for key, source in sources:
+            if source == "id":
+                values[key] = item.seq
+            elif source == "units":
+                values[key] = "\n".join(item.units_column)
+            elif source == "target":
+                values[key] = item.values.get(key, "")
+            else:
+                values[key] = filled.get(key, "")
+        if status is not None and row.state != "ok":
+            values[status.key] = names[row.state]
+        out.append(values)
+    return out
 
 
-def leader_of(spec: Spec, item: Item) -> str:
-    leader = next((c for c in spec.columns if c.role == "leader"), None)
+def leader_column(spec: Spec) -> Column | None:
+    return next((c for c in spec.columns if c.role == "leader"), None)
+
+
+def leader_of(leader: Column | None, item: Item) -> str:
     return item.values.get(leader.key, "").strip() if leader else ""
 
 
@@ -204,15 +213,15 @@ def groups(spec: Spec, rows: list[SummaryRow], group_by: str | None) -> list[tup
         return [(None, list(rows))]
     if group_by not in GROUPS:
         raise SummaryError(f"分组方式“{group_by}”不可用：可用的有 leader（按分管领导）、unit（按牵头单位）。")
+    leader = leader_column(spec)
     blocks: dict[str, list[SummaryRow]] = {}
     for row in rows:
-        name = row.item.lead if group_by == "unit" else leader_of(spec, row.item)
+        name = row.item.lead if group_by == "unit" else leader_of(leader, row.item)
         blocks.setdefault(name, []).append(row)
     names = labels()
     if group_by == "unit":
         label = names["group_unit_label"]
     else:
-        leader = next((c for c in spec.columns if c.role == "leader"), None)
         if leader is None:
             raise SummaryError("本预设没有“分管领导”列（role = leader），不能按分管领导分组：请用 unit。")
         label = leader.label
@@ -250,40 +259,41 @@ def tally(spec: Spec, rows: Iterable[SummaryRow], by: str) -> tuple[list[Tally],
     """
     status = status_column(spec)
     choices = status.choices if status else ()
+    leader = leader_column(spec)
     names = labels()
     lines: dict[str, Tally] = {}
     total = Tally(names["stats"]["total"], by_choice=dict.fromkeys(choices, 0))
-
-    def add(line: Tally, row: SummaryRow) -> None:
-        line.items += 1
-        value = row.filled.get(status.key, "").strip() if status else ""
-        if row.state == "missing":
-            line.missing += 1
-        elif row.state == "unverified" or value not in line.by_choice:
-            line.unverified += 1
-        else:
-            line.by_choice[value] += 1
-
     for row in rows:
+        value = row.filled.get(status.key, "").strip() if status else ""
         if by == "unit":
             keys = [row.item.lead]
         else:
-            keys = [n.strip() for n in _LEADER_SEPARATORS.split(leader_of(spec, row.item)) if n.strip()]
+            keys = [n.strip() for n in _LEADER_SEPARATORS.split(leader_of(leader, row.item)) if n.strip()]
             keys = keys or [names["group_empty"]]
-        for key in dict.fromkeys(keys):
-            add(lines.setdefault(key, Tally(key, by_choice=dict.fromkeys(choices, 0))), row)
-        add(total, row)
+        counted = [total]
+        for key in dict.fromkeys(keys):  # an item counts once for each of its leaders
+            if key not in lines:
+                lines[key] = Tally(key, by_choice=dict.fromkeys(choices, 0))
+            counted.append(lines[key])
+        for line in counted:
+            line.items += 1
+            if row.state == "missing":
+                line.missing += 1
+            elif row.state == "unverified" or value not in line.by_choice:
+                line.unverified += 1
+            else:
+                line.by_choice[value] += 1
     return list(lines.values()), total
 
 
 def row_height(cells: list[tuple[str, float]], font_pt: float, style: SummaryStyle, minimum_lines: int = 1) -> float:
     """Points for a row whose cells are (text, column width): layout's line rule, the style's line spacing."""
-    lines = max([minimum_lines, *(line_count(t, w, font_pt) for t, w in cells if t)])
+    return lines_height(max([minimum_lines, *(line_count(t, w, font_pt) for t, w in cells if t)]), font_pt, style)
+
+
+def lines_height(lines: int, font_pt: float, style: SummaryStyle) -> float:
+    """Points for `lines` lines: the style's line spacing and the padding, at most Excel's limit."""
     return min(MAX_ROW_PT, round(lines * font_pt * style.line_spacing + PADDING_PT, 1))
-
-
-def _item_height(spec: Spec, values: dict[str, str], style: SummaryStyle) -> float | None:
-    return row_height([(values[c.key], c.width) for c in spec.columns], style.body_pt, style)
 
 
 # --- writing ---------------------------------------------------------------------------------------------------
@@ -334,8 +344,7 @@ def write_summary(path: Path, spec: Spec, rows: list[SummaryRow], contacts: list
     """Write the summary workbook to `path` (the caller makes it atomic). Rows are written in the given order."""
     style = style or SummaryStyle()
     blocks = groups(spec, rows, group_by)  # checks group_by before anything is written
-    values = [cell_values(spec, row) for row in rows]  # checks every state
-    by_row = {id(row): v for row, v in zip(rows, values, strict=True)}
+    by_row = {id(row): v for row, v in zip(rows, cell_values(spec, rows), strict=True)}  # checks every state
     workbook = new_workbook(path, in_memory=False)
     workbook.set_properties({"title": spec.title})
     formats = _Formats(workbook, spec, style)
@@ -408,16 +417,22 @@ def _write_main(sheet: Any, spec: Spec, blocks: list[tuple[str | None, list[Summ
     r += 1
 
     first_item_row = r
+    # Each column's key, width and formats (as written, and when the status column is marked), looked up once.
+    cells = [(c, col.key, col.width, formats.cells[(col.key, False)],
+              formats.cells[(col.key, status is not None and col.key == status.key)]) for c, col in enumerate(columns)]
     for title, block in blocks:
         if title is not None:
             _merged_line(sheet, r, last_col, title, formats.group, row_height([(title, total_width)], style.body_pt, style))
             r += 1
         for row in block:
             values = by_row[id(row)]
-            for c, col in enumerate(columns):
-                marked = status is not None and col.key == status.key and row.state != "ok"
-                _text(sheet, r, c, values[col.key], formats.cells[(col.key, marked)])
-            sheet.set_row(r, _item_height(spec, values, style))
+            lines = 1  # row_height's rule, measured while the cells are written
+            for c, key, width, plain, marked in cells:
+                text = values[key]
+                _text(sheet, r, c, text, plain if row.state == "ok" else marked)
+                if text:
+                    lines = max(lines, line_count(text, width, style.body_pt))
+            sheet.set_row(r, lines_height(lines, style.body_pt, style))
             r += 1
     last_item_row = r - 1
     if last_item_row >= first_item_row:  # 序号 are text on purpose: no "number stored as text" triangles
@@ -477,7 +492,7 @@ def _write_stats(workbook: Any, sheet: Any, spec: Spec, rows: list[SummaryRow], 
 
     by_unit, unit_total = tally(spec, rows, "unit")
     r, unit_first, unit_last = table(r, names["by_unit"], names["unit"], by_unit, unit_total)
-    leader = next((c for c in spec.columns if c.role == "leader"), None)
+    leader = leader_column(spec)
     if leader is not None:
         by_leader, leader_total = tally(spec, rows, "leader")
         r, _, _ = table(r + 1, render(names["by_leader"], {"label": leader.label}), leader.label,

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import findings
+from . import __version__, findings
+from .fileio import OutputError, write_bytes
 from .findings import Finding, cell_name
 from .layout import new_workbook
 from .periods import Period
@@ -96,11 +100,15 @@ def normalise_seq(value: Any) -> str:
     return text
 
 
-def read_target_list(path: Path, spec: Spec, period: Period) -> tuple[TargetList, list[Finding]]:
-    """The items of the chosen period with every problem found; a list with errors must not be used."""
+def read_target_list(path: Path, spec: Spec, period: Period, *,
+                     data: bytes | None = None) -> tuple[TargetList, list[Finding]]:
+    """The items of the chosen period with every problem found; a list with errors must not be used.
+
+    `data`: the file's bytes when the caller has read them already.
+    """
     where = {"file": str(path)}
     try:
-        grids = read_grids(path)
+        grids = read_grids(path if data is None else data)
     except Exception as exc:  # calamine's errors for broken, encrypted or foreign files
         return TargetList([]), [findings.make("targets-unreadable", reason=str(exc) or type(exc).__name__, **where)]
     unit_grid = next((g for g in grids if match_key(g.name) == match_key(labels()["units_sheet"])), None)
@@ -132,63 +140,75 @@ def read_target_list(path: Path, spec: Spec, period: Period) -> tuple[TargetList
     if problems:
         return TargetList([], aliases), problems
 
+    columns = list(header.columns.items())
     raw_rows = []
     for r in range(header.last_row + 1, grid.height):
-        values = {key: cell_text(grid.value(r, c)) for key, c in header.columns.items()}
+        row = grid.rows[r]
+        values = {key: cell_text(row[c]) if c < len(row) else "" for key, c in columns}
         if any(v.strip() for v in values.values()):
             raw_rows.append((r, values))
     known = set(aliases)
 
-    items: list[Item] = []
-    seen: dict[str, str] = {}
-    units_key = spec.by_role("units").key
+    # Worked out once, not per row: a province's list has 20,000 rows.
+    at = {"sheet": grid.name, **where}
+    units_col = spec.by_role("units")
+    units_key = units_col.key
     co_col = next((c for c in spec.columns if c.role == "co_units"), None)
+    required = [c for c in spec.target_columns if c.required and c.role != "units"]
+    split: dict[str, list[str]] = {}  # a units cell's text (often repeated) -> its names; `known` does not change
+    items: list[Item] = []
+    seen: dict[str, int] = {}  # 序号 -> its row
+
+    def cell(r: int, key: str) -> str:
+        return cell_name(r + 1, header.columns[key] + 1)
+
+    def names_in(text: str) -> list[str]:
+        if text not in split:
+            split[text] = split_units(text, known)
+        return split[text]
+
     for r, values in raw_rows:
         seq = normalise_seq(values[id_col.key])
-        at = {"sheet": grid.name, **where}
         if _looks_like_footnote(values):  # 注：… under the table, in the 序号 column or any other
             continue
         if not seq:
-            problems.append(findings.make("targets-seq-missing", row=r + 1,
-                                          cell=cell_name(r + 1, header.columns[id_col.key] + 1), **at))
+            problems.append(findings.make("targets-seq-missing", row=r + 1, cell=cell(r, id_col.key), **at))
             continue
-        seq_cell = cell_name(r + 1, header.columns[id_col.key] + 1)
         if seq in seen:
-            problems.append(findings.make("targets-seq-duplicate", item=seq, other=seen[seq], cell=seq_cell,
-                                          column=id_col.label, **at))
+            problems.append(findings.make("targets-seq-duplicate", item=seq, other=cell(seen[seq], id_col.key),
+                                          cell=cell(r, id_col.key), column=id_col.label, **at))
             continue
-        seen[seq] = seq_cell
-        for col in spec.target_columns:
-            if col.required and col.role != "units" and not values[col.key].strip():
+        seen[seq] = r
+        for col in required:
+            if not values[col.key].strip():
                 problems.append(findings.make("targets-value-missing", item=seq, column=col.label,
-                                              cell=cell_name(r + 1, header.columns[col.key] + 1), **at))
-        names = split_units(values[units_key], known)
-        units_cell = cell_name(r + 1, header.columns[units_key] + 1)
+                                              cell=cell(r, col.key), **at))
+        names = names_in(values[units_key])
         if not names:
-            problems.append(findings.make("targets-no-unit", item=seq, column=spec.by_role("units").label,
-                                          cell=units_cell, **at))
+            problems.append(findings.make("targets-no-unit", item=seq, column=units_col.label,
+                                          cell=cell(r, units_key), **at))
             continue
-        groups = [(names, spec.by_role("units"), units_cell)]
+        groups = [(names, units_col)]
         if co_col:  # 牵头单位 | 配合单位: the co-units column's names come after the lead's
-            groups.append((split_units(values[co_col.key], known), co_col,
-                           cell_name(r + 1, header.columns[co_col.key] + 1)))
+            groups.append((names_in(values[co_col.key]), co_col))
         official: list[str] = []
         apart: list[str] = []
-        for group, col, cell in groups:
+        for group, col in groups:
             for name in group:
-                if match_key(name) in ambiguous:
+                key = match_key(name)
+                if key in ambiguous:
                     problems.append(findings.make("targets-unit-ambiguous", item=seq, name=name,
-                                                  candidates="、".join(ambiguous[match_key(name)]), cell=cell,
+                                                  candidates="、".join(ambiguous[key]), cell=cell(r, col.key),
                                                   column=col.label, **at))
-                resolved = aliases.setdefault(match_key(name), name)
+                resolved = aliases.setdefault(key, name)
                 if resolved not in official:
                     official.append(resolved)
                     if col is co_col:
                         apart.append(resolved)
         if is_collective(official[0]):
-            problems.append(findings.make("targets-collective-lead", item=seq, name=official[0], cell=units_cell,
-                                          column=spec.by_role("units").label, **at))
-        texts = {key: tidy_multiline(v) for key, v in values.items() if key != units_key}
+            problems.append(findings.make("targets-collective-lead", item=seq, name=official[0],
+                                          cell=cell(r, units_key), column=units_col.label, **at))
+        texts = {key: _tidy(v) for key, v in values.items() if key != units_key}
         texts[id_col.key] = seq
         if co_col:
             texts[co_col.key] = "\n".join(apart)
@@ -197,9 +217,65 @@ def read_target_list(path: Path, spec: Spec, period: Period) -> tuple[TargetList
     return TargetList(items, aliases), problems
 
 
+CACHE_NAME = "targets.cache"
+CACHE_FORMAT = "1"  # bump when what read_target_list returns changes shape or meaning
+
+
+def read_target_list_kept(path: Path, spec: Spec, period: Period, state: Path) -> tuple[TargetList, list[Finding]]:
+    """read_target_list, its result kept in the workspace's `state` folder for the next command reading the list.
+
+    Parsing a province's 20,000 items takes about a second, and merge reads the list distribute has read.
+    The kept result is used only when its key matches (the list's bytes, where it is, the layout, the period,
+    the toolkit, the labels and messages) and its own checksum holds; anything else is parsed again.
+    Writing the cache is best effort: a read-only state folder only costs the next command the parse.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return read_target_list(path, spec, period)  # says what is wrong with the file
+    key = _cache_key(data, path, spec, period)
+    cache = state / CACHE_NAME
+    kept = _load_kept(cache, key)
+    if kept is not None:
+        return kept
+    targets, problems = read_target_list(path, spec, period, data=data)
+    payload = json.dumps({"items": [(i.seq, i.values, i.units, i.row, i.co_column) for i in targets.items],
+                          "aliases": targets.aliases,
+                          "problems": [p.to_dict() for p in problems]}, ensure_ascii=False).encode("utf-8")
+    with contextlib.suppress(OSError, OutputError):
+        write_bytes(cache, f"{key} {hashlib.sha256(payload).hexdigest()}\n".encode("ascii") + payload)
+    return targets, problems
+
+
+def _cache_key(data: bytes, path: Path, spec: Spec, period: Period) -> str:
+    parts = [CACHE_FORMAT, __version__, str(path), hashlib.sha256(data).hexdigest(),
+             repr(spec), repr(period), repr(labels()), repr(sorted(findings.catalogue().items()))]
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+
+
+def _load_kept(cache: Path, key: str) -> tuple[TargetList, list[Finding]] | None:
+    """The kept result under `key`; None when there is none, it is another's, or it does not read back whole."""
+    try:
+        head, _, payload = cache.read_bytes().partition(b"\n")
+        kept_key, _, digest = head.decode("ascii").partition(" ")
+        if kept_key != key or digest != hashlib.sha256(payload).hexdigest():
+            return None
+        kept = json.loads(payload)
+        items = [Item(seq, values, tuple(units), row, tuple(co_column))
+                 for seq, values, units, row, co_column in kept["items"]]
+        return TargetList(items, kept["aliases"]), [Finding(**p) for p in kept["problems"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def _period_word(header_key: str) -> str:
     """第1季度目标 → 第1季度: the period named by a target column's header."""
     return re.sub(r"(工作|进度|任务|目标|计划|安排)+$", "", header_key)
+
+
+def _tidy(text: str) -> str:
+    """tidy_multiline, without its splitting for the one-line texts most cells hold."""
+    return tidy_multiline(text) if "\n" in text or "\r" in text else text.strip()
 
 
 def _looks_like_footnote(values: dict[str, str]) -> bool:

@@ -13,7 +13,7 @@ from . import __version__, findings, intake
 from .console import no_progress
 from .findings import Finding
 from .ledger import Ledger, Receipt
-from .spec import Column, Rule, Spec
+from .spec import Column, Rule, Spec, keys_of
 from .targets import seq_key
 from .text import has_control_chars, match_key, remove_control_chars, split_units, tidy_multiline
 from .workspace import Workspace
@@ -79,7 +79,7 @@ def check_value(spec: Spec, col: Column, raw: object, text: str, at: dict) -> tu
     if col.type == "choice":
         choice = col.canonical_choice(text)
         if choice is None:
-            if match_key(text) in {match_key(w) for w in col.ambiguous_words}:
+            if match_key(text) in keys_of(col.ambiguous_words):
                 detail = spec.render_message(col.ambiguous_message, value=text, **at)
                 out.append(findings.make("choice-ambiguous", detail=detail, value=text, **at))
             else:
@@ -149,9 +149,9 @@ def rule_broken(rule: Rule, value: str) -> bool:
         return True
     if not key:
         return False
-    if key in {match_key(x) for x in rule.not_in}:
+    if key in keys_of(rule.not_in):
         return True
-    if rule.empty_or_in is not None and key not in {match_key(x) for x in rule.empty_or_in}:
+    if rule.empty_or_in is not None and key not in keys_of(rule.empty_or_in):
         return True
     if rule.pattern and not re.fullmatch(rule.pattern, value.strip()):
         return True
@@ -205,13 +205,21 @@ def check_return(spec: Spec, table: intake.ReturnTable, unit: str, issued: dict[
         prefilled = issued_by_seq[row.seq]
         answers: dict[str, str] = {}
         for col in spec.columns:
-            if col.key not in row.values:
+            text = row.values.get(col.key)
+            if text is None:
                 continue
-            cell_at = {**at, "column": col.label, "cell": row.cells[col.key]}
             if col.prefilled:
-                result.findings += _check_prefilled(col, prefilled.get(col.key, ""), row.values[col.key], cell_at)
+                if text != prefilled.get(col.key, ""):
+                    result.findings += _check_prefilled(col, prefilled.get(col.key, ""), text,
+                                                        {**at, "column": col.label, "cell": row.cells[col.key]})
                 continue
-            answers[col.key], problems = check_value(spec, col, row.raw.get(col.key), row.values[col.key], cell_at)
+            raw = row.raw.get(col.key)
+            if col.type == "text" and type(raw) is str and "\n" not in text and "\r" not in text \
+                    and (stripped := text.strip()) and not has_control_chars(text):
+                answers[col.key] = stripped  # most answers: one clean paragraph of text, nothing to report
+                continue
+            answers[col.key], problems = check_value(spec, col, raw, text,
+                                                     {**at, "column": col.label, "cell": row.cells[col.key]})
             result.findings += problems
         result.findings += check_rules(spec, answers, row.cells, at)
         result.answers[row.seq] = answers
@@ -257,7 +265,8 @@ def validate(ws: Workspace, tick: Callable[[], None] = no_progress, manifest: di
     order = {unit: i for i, unit in enumerate(issued_units)}
     keys = CheckKeys(ws)
     returns = {}
-    with Ledger(ws.state / "ledger.sqlite") as ledger:
+    prefilled: dict[str, dict] = {}  # read only when a return must be checked again
+    with Ledger(ws.state / "ledger.sqlite") as ledger, ledger.batch():
         current = ledger.current_returns()
         for unit, receipt in sorted(current.items(), key=lambda kv: order.get(kv[0], len(order))):
             issued = issued_units.get(unit, {})
@@ -266,7 +275,9 @@ def validate(ws: Workspace, tick: Callable[[], None] = no_progress, manifest: di
             if cached is not None:
                 returns[unit] = CheckedReturn.from_json(cached)
             else:
-                returns[unit] = check_receipt(ws, receipt, issued)
+                if "prefilled" not in issued and not prefilled:
+                    prefilled.update(read_manifest(ws, with_prefilled=True).get("units", {}))
+                returns[unit] = check_receipt(ws, receipt, prefilled.get(unit, issued))
                 ledger.keep_check(receipt.sha256, key, returns[unit].to_json())
             tick()
     not_returned = [u for u in issued_units if u not in current]
@@ -286,8 +297,9 @@ class CheckKeys:
             parts = [__version__, repr(self.ws.spec_for(role)), repr(self.ws.limits),
                      repr(sorted(findings.catalogue().items()))]
             self.bases[role] = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
-        own = [self.bases[role], json.dumps(issued, ensure_ascii=False, sort_keys=True), receipt.source,
-               receipt.unit, receipt.received_at]
+        # The token signs the unit, its items and a hash of their prefilled texts: what was issued.
+        issue = issued.get("token") or json.dumps(issued, ensure_ascii=False, sort_keys=True)
+        own = [self.bases[role], issue, receipt.source, receipt.unit, receipt.received_at]
         return hashlib.sha256("\x1f".join(own).encode("utf-8")).hexdigest()
 
 
@@ -305,7 +317,7 @@ def check_parsed(ws: Workspace, parsed: intake.Parsed, unit: str, issued: dict, 
         checked.findings.append(parsed.problem or findings.make("file-no-table", file=display))
         return checked
     spec = ws.spec_for(issued.get("role", "lead"))
-    checked = check_return(spec, parsed.table, unit, issued.get("prefilled", {}), display)
+    checked = check_return(spec, parsed.table, unit, issued["prefilled"] if issued else {}, display)
     checked.received_at = received_at
     return checked
 

@@ -19,7 +19,7 @@ from .lock import workspace_lock
 from .periods import Period, parse_period, periods_of_kind
 from .resources import examples_dir, labels, templates_dir
 from .spec import Spec, build_spec, load_spec, render
-from .targets import TargetList, read_target_list, write_target_list
+from .targets import TargetList, read_target_list_kept, write_target_list
 
 CONFIG_NAME = "toolkit.toml"
 STATE_DIR = ".toolkit"
@@ -132,7 +132,7 @@ class Workspace:
     def load_targets(self) -> tuple[TargetList, list]:
         if not self.targets_path.is_file():
             raise WorkspaceError(f"找不到目标任务清单 {self.targets_path}：请放入清单，或修改 {CONFIG_NAME} 的 files.targets。")
-        targets, problems = read_target_list(self.targets_path, self.spec, self.period)
+        targets, problems = read_target_list_kept(self.targets_path, self.spec, self.period, self.state)
         previous = self.previous
         if previous:
             from .carry import previous_values

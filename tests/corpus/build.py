@@ -18,6 +18,7 @@ import copy
 import io
 import re
 import shutil
+import struct
 import tomllib
 import zipfile
 from collections.abc import Callable
@@ -345,6 +346,36 @@ def zip_bomb(ws: Workspace, out: Path, inflated_mb: int = BOMB_MB) -> None:
                 member.write(tail)
 
 
+def lying_size(ws: Workspace, out: Path, inflated_mb: int = BOMB_MB) -> None:
+    """A bomb whose sheet part declares, in its local header and in the central directory, the size it had
+    before it was padded: a reader trusting the header would inflate it all."""
+    data = open_return(ws).to_bytes()
+    part = table_part(data)
+    with zipfile.ZipFile(io.BytesIO(data)) as source:
+        declared = source.getinfo(part).file_size
+
+    def pad(xml: bytes) -> bytes:
+        head, tail = xml.split(b"<sheetData>", 1)
+        return head + b"<sheetData>" + b" " * (inflated_mb << 20) + tail
+
+    bomb = bytearray(rewrite_parts(data, {part: pad}))
+    with zipfile.ZipFile(io.BytesIO(bytes(bomb))) as archive:
+        info, entry = archive.getinfo(part), archive.start_dir  # start_dir: the first central directory entry
+    struct.pack_into("<I", bomb, info.header_offset + 22, declared)  # local header: uncompressed size
+    while bytes(bomb[entry + 46:entry + 46 + struct.unpack_from("<H", bomb, entry + 28)[0]]) != part.encode():
+        name_len, extra_len, comment_len = struct.unpack_from("<HHH", bomb, entry + 28)
+        entry += 46 + name_len + extra_len + comment_len
+    struct.pack_into("<I", bomb, entry + 24, declared)  # central directory: uncompressed size
+    out.write_bytes(bytes(bomb))
+
+
+def late_doctype(ws: Workspace, out: Path) -> None:
+    """The billion laughs after 8 KB of comment: a DOCTYPE may come anywhere before the root element."""
+    data = open_return(ws).to_bytes()
+    comment = b"<!--" + b" padding " * 1000 + b"-->"
+    out.write_bytes(rewrite_parts(data, {"xl/workbook.xml": lambda xml: _after_declaration(xml, comment + LAUGHS)}))
+
+
 def external_entity(ws: Workspace, out: Path) -> None:
     """XXE: the part holding the contact's name declares an entity read from /etc/passwd, and uses it there."""
     data = open_return(ws).to_bytes()
@@ -481,7 +512,8 @@ def duplicate_of(ws: Workspace, out: Path, source: str, corpus: Path) -> None:
 BUILDERS: dict[str, Callable[..., None]] = {f.__name__: f for f in (
     correct, status, column_inserted, column_deleted, column_moved, rows_inserted, second_table, merged_fill_in,
     sheet_renamed, sheet_order, hidden_rows, row_per_paragraph, wrong_column, full_width_seq, odd_spaces,
-    stamp_deleted, forwarded_template, own_rows_in_other_template, zip_bomb, external_entity, billion_laughs,
+    stamp_deleted, forwarded_template, own_rows_in_other_template, zip_bomb, lying_size, external_entity,
+    billion_laughs, late_doctype,
     truncated, empty, password, html_as_xls, csv_as_xlsx, docx, lock_file, macro, many_rows, huge_cell, zip_slip,
     duplicate_of,
 )}
