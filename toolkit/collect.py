@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import io
+import itertools
 import zipfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -194,6 +195,7 @@ def examine(ws: Workspace, manifest: dict, incoming: Incoming, received_at: str 
 
 
 BATCH = 64  # files read before they are examined together (memory stays bounded)
+COMMIT_EVERY = 16  # files recorded per ledger transaction: a kill loses at most these rows, never their files
 
 
 def _period_words(code: str) -> str:
@@ -237,14 +239,17 @@ def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None,
                     pools.append(stack.enter_context(ProcessPoolExecutor(
                         max_workers=workers[0], initializer=_start_worker, initargs=(ws, manifest, received_at))))
                 verdicts = pools[0].map(_examine_in_worker, files, chunksize=4)
-            for (index, incoming, receipt), verdict in zip(pending, verdicts, strict=True):
-                with ledger.batch():  # a file's row and its check are committed together
-                    records[index] = _record(ledger, receipt, incoming, verdict)
-                    if verdict.checked:
-                        issued = manifest.get("units", {}).get(verdict.unit, {})
-                        kept = replace(receipt, unit=verdict.unit)
-                        ledger.keep_check(receipt.sha256, keys.key(kept, issued), verdict.checked)
-                tick()
+            examined = zip(pending, verdicts, strict=True)
+            while group := list(itertools.islice(examined, COMMIT_EVERY)):
+                with ledger.batch():  # rows and checks committed together; their files are archived already
+                    for (index, incoming, receipt), verdict in group:
+                        records[index] = _record(ledger, receipt, incoming, verdict)
+                        if verdict.checked:
+                            issued = manifest.get("units", {}).get(verdict.unit, {})
+                            kept = replace(receipt, unit=verdict.unit)
+                            ledger.keep_check(receipt.sha256, keys.key(kept, issued), verdict.checked)
+                for _ in group:
+                    tick()
             pending.clear()
 
         batch: dict[str, str] = {}  # sha256 -> name of a file of this run still to be examined

@@ -1,7 +1,8 @@
 """The ledger: every file received, when, from where, its hash, its unit and verdict (SQLite in the workspace).
 
-Each file is archived under its content hash *before* its row is committed, and a row is one
-transaction, so a collect killed at any point loses nothing and counts nothing twice.
+Each file is archived under its content hash *before* its row is committed, and rows are committed
+in small groups, so a collect killed at any point loses no file and counts nothing twice: the rows of
+the group in progress are simply written again by the next collect.
 """
 
 from __future__ import annotations
