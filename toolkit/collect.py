@@ -220,11 +220,13 @@ def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None,
     keys = CheckKeys(ws)
     records: dict[int, CollectRecord] = {}
     pending: list[tuple[int, Incoming, Receipt]] = []
+    # Batches handed to the examiners, oldest first: the next batch is read and archived while one is examined.
+    in_flight: list[tuple[list[tuple[int, Incoming, Receipt]], Iterator[Verdict]]] = []
     with ws.lock(), Ledger(ws.state / "ledger.sqlite") as ledger, contextlib.ExitStack() as stack:
         pools: list[ProcessPoolExecutor] = []
         workers: list[int] = []  # decided when the first new file is to be examined
 
-        def flush() -> None:
+        def submit() -> None:
             if not pending:
                 return
             if not manifest:
@@ -232,27 +234,33 @@ def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None,
             files = [p[1] for p in pending]
             if not workers:
                 workers.append(worker_count(jobs, count_files(paths), FILES_PER_WORKER))
-            if workers[0] <= 1:
+            if workers[0] <= 1:  # examined one by one as the batch is recorded
                 verdicts: Iterator[Verdict] = (examine(ws, manifest, incoming, received_at) for incoming in files)
             else:
                 if not pools:  # each worker gets the workspace and the manifest once, not with every file
                     pools.append(stack.enter_context(ProcessPoolExecutor(
                         max_workers=workers[0], initializer=_start_worker, initargs=(ws, manifest, received_at))))
                 verdicts = pools[0].map(_examine_in_worker, files, chunksize=4)
-            examined = zip(pending, verdicts, strict=True)
-            while group := list(itertools.islice(examined, COMMIT_EVERY)):
-                with ledger.batch():  # rows and checks committed together; their files are archived already
-                    for (index, incoming, receipt), verdict in group:
-                        records[index] = _record(ledger, receipt, incoming, verdict)
-                        if verdict.checked:
-                            issued = manifest.get("units", {}).get(verdict.unit, {})
-                            kept = replace(receipt, unit=verdict.unit)
-                            ledger.keep_check(receipt.sha256, keys.key(kept, issued), verdict.checked)
-                for _ in group:
-                    tick()
+            in_flight.append((list(pending), verdicts))
             pending.clear()
 
-        batch: dict[str, str] = {}  # sha256 -> name of a file of this run still to be examined
+        def record(keep: int) -> None:
+            """Record the verdicts of the batches in flight but the last `keep`, in the order they were sent."""
+            while len(in_flight) > keep:
+                sent, verdicts = in_flight.pop(0)
+                examined = zip(sent, verdicts, strict=True)
+                while group := list(itertools.islice(examined, COMMIT_EVERY)):
+                    with ledger.batch():  # rows and checks committed together; their files are archived already
+                        for (index, incoming, receipt), verdict in group:
+                            records[index] = _record(ledger, receipt, incoming, verdict)
+                            if verdict.checked:
+                                issued = manifest.get("units", {}).get(verdict.unit, {})
+                                kept = replace(receipt, unit=verdict.unit)
+                                ledger.keep_check(receipt.sha256, keys.key(kept, issued), verdict.checked)
+                    for _ in group:
+                        tick()
+
+        examining: dict[str, str] = {}  # sha256 -> name of a file of this run sent to be examined
         for index, incoming in enumerate(gather(paths)):
             if isinstance(incoming, CollectRecord):
                 records[index] = incoming
@@ -263,17 +271,18 @@ def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None,
             if earlier is None:
                 incoming = replace(incoming, sniffed=intake.sniff(incoming.data))
             receipt = _receipt(ws, incoming, sha, received_at, earlier)
-            quick = _quick_verdict(receipt, incoming, earlier, batch)
+            quick = _quick_verdict(receipt, incoming, earlier, examining)
             if quick is None:
-                batch[receipt.sha256] = incoming.name
+                examining[receipt.sha256] = incoming.name
                 pending.append((index, incoming, receipt))
                 if len(pending) >= BATCH:
-                    flush()
-                    batch.clear()
+                    submit()
+                    record(keep=1)
             else:
                 records[index] = _record(ledger, receipt, incoming, quick)
                 tick()
-        flush()
+        submit()
+        record(keep=0)
     return [records[i] for i in sorted(records)]
 
 
@@ -306,7 +315,7 @@ def _receipt(ws: Workspace, incoming: Incoming, sha: str, received_at: str, earl
 
 
 def _quick_verdict(receipt: Receipt, incoming: Incoming, earlier: Receipt | None,
-                   batch: dict[str, str]) -> Verdict | None:
+                   examining: dict[str, str]) -> Verdict | None:
     """Lock files and bytes already received need no reading."""
     if incoming.name.startswith("~$"):
         return Verdict(SKIPPED, findings.make("file-lock").message)
@@ -314,8 +323,8 @@ def _quick_verdict(receipt: Receipt, incoming: Incoming, earlier: Receipt | None
         when = f"{earlier.received_at.replace('T', ' ')} 收到"
         reason = findings.make("file-duplicate", first=earlier.file_name, when=when).message
         return Verdict(SKIPPED, reason, earlier.unit)
-    if receipt.sha256 in batch:
-        reason = findings.make("file-duplicate", first=batch[receipt.sha256], when="本次同时收到").message
+    if receipt.sha256 in examining:
+        reason = findings.make("file-duplicate", first=examining[receipt.sha256], when="本次同时收到").message
         return Verdict(SKIPPED, reason)
     return None
 
