@@ -86,3 +86,13 @@ def write_list(path: Path, rows: list[Row], *, quarters: tuple[int, ...] = (1, 2
             unit_sheet.append([official, aliases])
     workbook.save(path)
     return Layout(columns)
+
+
+def edit_q1_target(path: Path, seq: str, text: str) -> None:
+    """The coordinator edits one item's 第1季度目标 in the target list at `path` (header in row 1), in Excel."""
+    book = openpyxl.load_workbook(path)
+    sheet = book.worksheets[0]
+    header = {c.value: c.column for c in sheet[1]}
+    (row,) = [r for r in range(2, sheet.max_row + 1) if str(sheet.cell(r, header["序号"]).value) == seq]
+    sheet.cell(row, header["第1季度目标"]).value = text
+    book.save(path)

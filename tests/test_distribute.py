@@ -12,6 +12,7 @@ import openpyxl
 import pytest
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
+from targetlists import edit_q1_target
 
 from toolkit import stamp
 from toolkit.distribute import DistributeResult, distribute
@@ -319,20 +320,10 @@ def test_rerun_gives_identical_templates_and_reports_none_changed(example_ws, cl
     assert "清单有变" not in result.output
 
 
-def edit_q1_target(ws, seq: str, text: str) -> None:
-    """The coordinator edits one item's 第1季度目标 in the target list, in Excel."""
-    book = openpyxl.load_workbook(ws.targets_path)
-    sheet = book.worksheets[0]
-    header = {c.value: c.column for c in sheet[1]}
-    (row,) = [r for r in range(2, sheet.max_row + 1) if str(sheet.cell(r, header["序号"]).value) == seq]
-    sheet.cell(row, header["第1季度目标"]).value = text
-    book.save(ws.targets_path)
-
-
 def test_editing_one_target_reports_exactly_that_unit_changed(example_ws, cli):
     distribute(example_ws)
     before = {p.name: p.read_bytes() for p in example_ws.outbox.glob("*.xlsx")}
-    edit_q1_target(example_ws, "45", "省实验室完成理事会组建。")
+    edit_q1_target(example_ws.targets_path, "45", "省实验室完成理事会组建。")
 
     result = cli("distribute", "-w", example_ws.root)
 
@@ -348,7 +339,7 @@ def test_editing_one_target_reports_exactly_that_unit_changed(example_ws, cli):
 
 def test_changed_result_names_the_unit(example_ws):
     distribute(example_ws)
-    edit_q1_target(example_ws, "65", "城镇新增就业1.5万人以上。")
+    edit_q1_target(example_ws.targets_path, "65", "城镇新增就业1.5万人以上。")
 
     result = distribute(example_ws)
 

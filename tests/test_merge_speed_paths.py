@@ -9,7 +9,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from targetlists import Row, write_list
+from targetlists import Row, edit_q1_target, write_list
 
 from toolkit import targets as targets_mod
 from toolkit.collect import collect
@@ -85,16 +85,6 @@ def test_line_count_measures_each_paragraph_by_the_exact_width():
 
 # --- the target list, kept in .toolkit/ between commands ---
 
-def edit_q1_target(ws: Workspace, seq: str, text: str) -> None:
-    """The coordinator edits one item's 第1季度目标 in the target list, in Excel."""
-    book = openpyxl.load_workbook(ws.targets_path)
-    sheet = book.worksheets[0]
-    header = {c.value: c.column for c in sheet[1]}
-    (row,) = [r for r in range(2, sheet.max_row + 1) if str(sheet.cell(r, header["序号"]).value) == seq]
-    sheet.cell(row, header["第1季度目标"]).value = text
-    book.save(ws.targets_path)
-
-
 def parsed(ws: Workspace):
     return read_target_list(ws.targets_path, ws.spec, ws.period)
 
@@ -125,7 +115,7 @@ def test_an_edited_target_list_gives_its_new_text_to_merge_and_distribute(exampl
     collect(example_ws, [inbox])
     assert merge(example_ws).path is not None  # the list is kept after distribute's and merge's reads
 
-    edit_q1_target(example_ws, "45", "省实验室完成理事会组建，编辑于合并之后。")
+    edit_q1_target(example_ws.targets_path, "45", "省实验室完成理事会组建，编辑于合并之后。")
     summary = merge(example_ws).path
 
     sheet = openpyxl.load_workbook(summary).worksheets[0]
@@ -134,7 +124,7 @@ def test_an_edited_target_list_gives_its_new_text_to_merge_and_distribute(exampl
     (row,) = [r for r in range(header + 1, sheet.max_row + 1) if sheet.cell(r, 1).value == "45"]
     assert sheet.cell(row, column).value == "省实验室完成理事会组建，编辑于合并之后。"
 
-    edit_q1_target(example_ws, "45", "再次编辑后分发。")
+    edit_q1_target(example_ws.targets_path, "45", "再次编辑后分发。")
     distribute(example_ws)
     template = openpyxl.load_workbook(next(example_ws.outbox.glob("*市科技局*.xlsx"))).worksheets[0]
     assert "再次编辑后分发。" in [c.value for row in template.iter_rows() for c in row]
