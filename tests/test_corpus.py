@@ -27,6 +27,7 @@ import pytest
 from corpus.build import BUILDERS, DEPENDENT, Case, build_corpus, corpus_workspace, load_manifest
 from returns import copy_workspace
 
+from toolkit import intake
 from toolkit.distribute import read_manifest
 from toolkit.findings import catalogue
 from toolkit.ledger import Ledger, Receipt
@@ -187,8 +188,15 @@ def test_the_hostile_files_are_what_they_claim(corpus: Corpus) -> None:
 
     with zipfile.ZipFile(io.BytesIO(data("h-bomb"))) as z:
         assert sum(i.file_size for i in z.infolist()) > 100 * 1048576 and len(data("h-bomb")) < 1048576
+    lying = data("h-bomb-lying")
+    with zipfile.ZipFile(io.BytesIO(lying)) as z:
+        part = next(i for i in z.infolist() if i.filename.startswith("xl/worksheets/"))
+        assert part.file_size < 1 << 20 and len(lying) > 50 * 1024  # declares kilobytes, inflates to 120 MB
     with zipfile.ZipFile(io.BytesIO(data("h-xxe"))) as z:
         assert any(b"<!ENTITY xxe SYSTEM" in z.read(n) for n in z.namelist())
+    with zipfile.ZipFile(io.BytesIO(data("h-laughs-late"))) as z:
+        xml = z.read("xl/workbook.xml")
+        assert xml.index(b"<!DOCTYPE") > 8192 and b"<!ENTITY lol9" in xml
     with zipfile.ZipFile(io.BytesIO(data("h-laughs-rels"))) as z:
         assert b"<!ENTITY lol9" in z.read("xl/_rels/workbook.xml.rels")
     assert data("h-password").startswith(b"\xd0\xcf\x11\xe0") and "EncryptionInfo".encode("utf-16-le") in \
@@ -355,3 +363,13 @@ def report_counts(corpus: Corpus, collected: Collected, counts: collections.Coun
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "corpus-verdicts.txt").write_text("\n".join([*_SUMMARY.values(), "", *table]) + "\n",
                                                    encoding="utf-8")
+
+
+def test_a_part_holding_more_than_it_declares_is_refused_where_it_is_read_whole(corpus: Corpus) -> None:
+    """LibreOffice may read any part of an .ods (feedback converts it), so there every part is inflated whole
+    and checked against its declared size; in an xlsx calamine and openpyxl stop at the declared size."""
+    lying = (corpus.folder / next(c.file for c in corpus.cases if c.id == "h-bomb-lying")).read_bytes()
+    limits = intake.Limits(uncompressed_mb=40)
+    refused = intake.check_limits(lying, "ods", limits, "h.ods")
+    assert refused is not None and refused.code == "file-unreadable" and "声明" in refused.message
+    assert intake.check_limits(lying, "xlsx", limits, "h.xlsx") is None  # left to calamine, which refuses it

@@ -65,7 +65,8 @@ def check_limits(data: bytes, fmt: str, limits: Limits, file: str) -> Finding | 
                 if not info.filename.endswith((".xml", ".rels", ".vml")):  # every XML part a reader parses
                     continue
                 may_hold_rows = info.file_size >= limits.rows * len(b"<row/>")
-                xml = _member_bytes(archive, data, info, whole=may_hold_rows)
+                # LibreOffice (feedback on an .ods) may read any part: there every part is read whole.
+                xml = _member_bytes(archive, data, info, whole=may_hold_rows or fmt == "ods")
                 if b"<!DOCTYPE" in xml or b"<!ENTITY" in xml:
                     return findings.make("file-xml-entities", file=file)
                 rows = xml.count(b"<row") + xml.count(b"<table:table-row") if may_hold_rows else 0
@@ -82,7 +83,8 @@ HEAD = 4096
 
 
 def _member_bytes(archive: zipfile.ZipFile, data: bytes, info: zipfile.ZipInfo, whole: bool) -> bytes:
-    """A part's bytes, or (not `whole`) its head up to the root element, never beyond its declared size.
+    """A part's bytes, or (not `whole`) its head up to the root element, never beyond its declared size;
+    a part read whole that holds more than it declares is refused as broken.
 
     Inflated straight from the archive: zipfile's reader costs more than the inflating.
     """
@@ -93,14 +95,20 @@ def _member_bytes(archive: zipfile.ZipFile, data: bytes, info: zipfile.ZipInfo, 
         raise zipfile.BadZipFile(f"{info.filename}：本地文件头损坏")
     start = info.header_offset + _LOCAL_HEADER.size + name_len + extra_len
     raw = data[start:start + info.compress_size]
-    if info.compress_type == zipfile.ZIP_STORED:
-        return raw[:info.file_size]
     inflater = zlib.decompressobj(-zlib.MAX_WBITS)
     if whole:
-        return inflater.decompress(raw, info.file_size)
+        xml = raw if info.compress_type == zipfile.ZIP_STORED else inflater.decompress(raw, info.file_size + 1)
+        if len(xml) > info.file_size:
+            raise zipfile.BadZipFile(f"{info.filename}：内容大于其声明的大小")
+        return xml
+    if info.compress_type == zipfile.ZIP_STORED:
+        return raw[:info.file_size]
     head = inflater.decompress(raw, min(HEAD, info.file_size))
-    while not _ROOT_ELEMENT.search(head) and inflater.unconsumed_tail and len(head) < info.file_size:
-        head += inflater.decompress(inflater.unconsumed_tail, min(HEAD, info.file_size - len(head)))
+    while not _ROOT_ELEMENT.search(head) and not inflater.eof and len(head) < info.file_size:
+        more = inflater.decompress(inflater.unconsumed_tail, min(HEAD, info.file_size - len(head)))
+        if not more:
+            break
+        head += more
     return head
 
 
