@@ -354,3 +354,17 @@ def test_automatic_jobs_start_workers_only_for_many_files(monkeypatch: pytest.Mo
     assert parallel.worker_count(parallel.AUTO, tasks=40, tasks_per_worker=150) == 1
     assert parallel.worker_count(parallel.AUTO, tasks=320, tasks_per_worker=150) == 2
     assert parallel.worker_count(parallel.AUTO, tasks=5000, tasks_per_worker=150) == 4  # no more than the cores
+
+
+def test_files_are_counted_with_the_members_of_each_zip(tmp_path: Path) -> None:
+    """The progress bar's length and the automatic --jobs: a zip of returns counts as its returns."""
+    from toolkit.collect import count_files
+
+    inbox = tmp_path / "inbox"
+    (inbox / "sub").mkdir(parents=True)
+    (inbox / "a.xlsx").write_bytes(b"x")
+    (inbox / "sub" / "Thumbs.db").write_bytes(b"x")  # never collected, never counted
+    write_zip(inbox / "sub" / "各单位回报.zip", {f"{i}.xlsx": b"x" for i in range(3)}, "gbk")
+    (inbox / "坏的.zip").write_bytes(b"PK not a zip")
+    assert count_files([inbox]) == 1 + 3 + 1
+    assert count_files([inbox / "sub" / "各单位回报.zip", inbox / "a.xlsx"]) == 4

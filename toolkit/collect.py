@@ -154,8 +154,19 @@ def identify(ws: Workspace, parsed: intake.Parsed, name: str, manifest: dict) ->
 
 
 def count_files(paths: list[Path]) -> int:
-    """How many files collect will look at (zip members not counted): the length of its progress bar."""
-    return sum(sum(1 for p in path.rglob("*") if p.is_file()) if path.is_dir() else 1 for path in paths)
+    """How many files collect will look at, a .zip counting its members (one level down, from its directory):
+    the length of the progress bar, and what decides on worker processes."""
+    files = [f for path in paths for f in (path.rglob("*") if path.is_dir() else [path])
+             if f.is_file() and f.name.lower() not in JUNK_NAMES]
+    return sum(_members(f) if f.suffix.lower() == ".zip" else 1 for f in files)
+
+
+def _members(file: Path) -> int:
+    try:
+        with zipfile.ZipFile(file) as archive:
+            return sum(not info.is_dir() for info in archive.infolist()) or 1
+    except (zipfile.BadZipFile, OSError):
+        return 1
 
 
 @dataclass(frozen=True)
