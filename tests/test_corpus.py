@@ -373,3 +373,16 @@ def test_a_part_holding_more_than_it_declares_is_refused_where_it_is_read_whole(
     refused = intake.check_limits(lying, "ods", limits, "h.ods")
     assert refused is not None and refused.code == "file-unreadable" and "声明" in refused.message
     assert intake.check_limits(lying, "xlsx", limits, "h.xlsx") is None  # left to calamine, which refuses it
+
+
+def test_a_member_said_to_start_beyond_the_end_of_the_file_is_unreadable(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+    data = bytearray(buffer.getvalue())
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
+        first_entry = archive.start_dir
+    data[first_entry + 42:first_entry + 46] = (len(data) + 1000).to_bytes(4, "little")  # its local header offset
+    refused = intake.check_limits(bytes(data), "xlsx", intake.Limits(), "坏.xlsx")
+    assert refused is not None and refused.code == "file-unreadable"

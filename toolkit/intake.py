@@ -72,7 +72,8 @@ def check_limits(data: bytes, fmt: str, limits: Limits, file: str) -> Finding | 
                 rows = xml.count(b"<row") + xml.count(b"<table:table-row") if may_hold_rows else 0
                 if rows > limits.rows:
                     return findings.make("limit-rows", sheet="", rows=rows, limit=limits.rows, file=file)
-    except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError, EOFError, zlib.error) as exc:
+    except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError, EOFError, zlib.error, struct.error,
+            ValueError) as exc:  # struct.error: a member said to start beyond the end of the file
         return findings.make("file-unreadable", reason=str(exc) or type(exc).__name__, file=file)
     return None
 
