@@ -368,3 +368,17 @@ def test_files_are_counted_with_the_members_of_each_zip(tmp_path: Path) -> None:
     (inbox / "坏的.zip").write_bytes(b"PK not a zip")
     assert count_files([inbox]) == 1 + 3 + 1
     assert count_files([inbox / "sub" / "各单位回报.zip", inbox / "a.xlsx"]) == 4
+
+
+def test_without_the_prefilled_texts_collect_says_to_distribute_again(ws: Workspace, cli, tmp_path: Path) -> None:
+    outbox = {p.name: p.read_bytes() for p in ws.outbox.glob("*.xlsx")}
+    (ws.state / "prefilled.json").unlink()
+    make_return(ws, tmp_path / "inbox" / "发改委.xlsx")
+    result = cli("collect", tmp_path / "inbox", "-w", ws.root)
+    assert result.exit_code == 2 and "prefilled.json" in result.output and "toolkit distribute" in result.output
+    assert "Traceback" not in result.output
+
+    assert cli("distribute", "-w", ws.root).exit_code == 0
+    assert {p.name: p.read_bytes() for p in ws.outbox.glob("*.xlsx")} == outbox  # what units hold stays valid
+    records = run_collect(cli, ws, tmp_path / "inbox")
+    assert [(r["unit"], r["verdict"]) for r in records] == [(UNIT, "accepted")]

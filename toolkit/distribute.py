@@ -25,7 +25,7 @@ from .parallel import AUTO, worker_count
 from .resources import templates_dir
 from .spec import Column, Spec
 from .targets import Item, TargetList, is_collective
-from .workspace import Workspace
+from .workspace import Workspace, WorkspaceError
 
 TITLE_ROW, CONTACT_ROW, HEADER_ROW = 0, 1, 2
 FIRST_ITEM_ROW = HEADER_ROW + 1
@@ -197,9 +197,13 @@ def read_manifest(ws: Workspace, *, with_prefilled: bool = False) -> dict[str, A
     that only checking a new return needs, not validate's cached answers, status or merge.
     """
     manifest = _read_json(ws.outbox / MANIFEST)
-    if with_prefilled:
+    units = manifest.get("units", {})
+    if with_prefilled and any("prefilled" not in entry for entry in units.values()):  # older manifests hold them
         texts = _read_json(ws.state / PREFILLED)
-        for unit, entry in manifest.get("units", {}).items():
+        if not texts:
+            raise WorkspaceError(f"工作区缺少各单位的预填内容 {ws.state / PREFILLED}：请重新运行 toolkit distribute"
+                                 "（目标任务清单未改时，已发出的填报表不会改变），再运行本命令。")
+        for unit, entry in units.items():
             entry.setdefault("prefilled", texts.get(unit, {}))
     return manifest
 
