@@ -118,8 +118,6 @@ def check_cells(grids: list[Grid], limits: Limits, file: str) -> Finding | None:
         if grid.height > limits.rows:
             return findings.make("limit-rows", sheet=grid.name, rows=grid.height, limit=limits.rows, file=file)
         for r, row in enumerate(grid.rows):
-            if all(type(value) is not str or len(value) <= limits.cell_chars for value in row):
-                continue
             for c, value in enumerate(row):
                 if isinstance(value, str) and len(value) > limits.cell_chars:
                     return findings.make("limit-cell", cell=f"{grid.name}!{cell_name(r + 1, c + 1)}",
