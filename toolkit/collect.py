@@ -95,7 +95,7 @@ def _is_plain_zip(data: bytes) -> bool:
 def _zip_members(file: Path | str, data: bytes, depth: int = 1) -> Iterator[Incoming | CollectRecord]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
+    except intake.ZIP_ERRORS:
         yield Incoming(str(file), str(file).replace("\\", "/").rsplit("/", 1)[-1], data)
         return
     with archive:
@@ -110,7 +110,7 @@ def _zip_members(file: Path | str, data: bytes, depth: int = 1) -> Iterator[Inco
                 continue
             try:
                 member = archive.read(info)
-            except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as exc:
+            except intake.ZIP_ERRORS as exc:
                 yield CollectRecord(source, "", SKIPPED, findings.make("zip-member-unreadable", reason=exc).message)
                 continue
             if depth < MAX_ZIP_DEPTH and _is_plain_zip(member):

@@ -23,6 +23,9 @@ from .spec import Spec
 from .targets import is_footnote, normalise_seq
 from .text import cell_text, match_key
 
+# What reading a damaged or hostile zip raises (zipfile, struct and zlib underneath it).
+ZIP_ERRORS = (zipfile.BadZipFile, OSError, ValueError, RuntimeError, NotImplementedError, EOFError, struct.error,
+              zlib.error)
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
@@ -72,8 +75,7 @@ def check_limits(data: bytes, fmt: str, limits: Limits, file: str) -> Finding | 
                 rows = xml.count(b"<row") + xml.count(b"<table:table-row") if may_hold_rows else 0
                 if rows > limits.rows:
                     return findings.make("limit-rows", sheet="", rows=rows, limit=limits.rows, file=file)
-    except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError, EOFError, zlib.error, struct.error,
-            ValueError) as exc:  # struct.error: a member said to start beyond the end of the file
+    except ZIP_ERRORS as exc:  # struct.error: e.g. a member said to start beyond the end of the file
         return findings.make("file-unreadable", reason=str(exc) or type(exc).__name__, file=file)
     return None
 
@@ -132,7 +134,7 @@ def sniff(data: bytes) -> tuple[str, str]:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 names = set(archive.namelist())
                 mimetype = archive.read("mimetype").decode("ascii", "replace") if "mimetype" in names else ""
-        except (zipfile.BadZipFile, OSError, ValueError):
+        except ZIP_ERRORS:
             return "broken", "损坏的压缩包"
         if "xl/workbook.xml" in names or "xl/workbook.bin" in names:
             return ("xlsm", "Excel 启用宏的工作簿") if "xl/vbaProject.bin" in names else ("xlsx", "Excel 工作簿")
