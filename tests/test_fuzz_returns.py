@@ -206,3 +206,27 @@ def test_changes_that_keep_the_answers_give_no_finding(distributed: Workspace, i
     assert (verdict.verdict, verdict.unit) == ("accepted", unit), verdict
     found = check_everything(distributed, issued, unit, data)
     assert [(f.code, f.severity, f.item) for f in found] == expected_findings(unit)
+
+
+# --- damaged bytes: what a mail gateway or a bad disk does to a file ---
+
+damage = st.lists(st.tuples(st.sampled_from(("set", "insert", "delete")), st.floats(0, 1), st.binary(min_size=1,
+                                                                                                   max_size=24)),
+                  min_size=1, max_size=8)
+
+
+@FUZZ
+@given(changes=damage, near_the_end=st.booleans())
+def test_damaged_bytes_never_raise(distributed: Workspace, issued: dict, changes: list, near_the_end: bool) -> None:
+    """Byte-level damage, often in the zip's central directory at the end (a wrong version, a member said to
+    start beyond the end of the file): read, refused or skipped, never an exception."""
+    data = bytearray(open_return(distributed, UNIT).to_bytes())
+    for kind, where, blob in changes:
+        at = int((0.9 + where * 0.1 if near_the_end else where) * (len(data) - 1))
+        if kind == "set":
+            data[at:at + len(blob)] = blob
+        elif kind == "insert":
+            data[at:at] = blob
+        else:
+            del data[at:at + len(blob)]
+    check_everything(distributed, issued, UNIT, bytes(data))
