@@ -375,14 +375,18 @@ def test_a_part_holding_more_than_it_declares_is_refused_where_it_is_read_whole(
     assert intake.check_limits(lying, "xlsx", limits, "h.xlsx") is None  # left to calamine, which refuses it
 
 
-def test_a_member_said_to_start_beyond_the_end_of_the_file_is_unreadable(tmp_path: Path) -> None:
+def tiny_xlsx() -> tuple[bytearray, int]:
+    """A two-part xlsx-like zip to damage, and where its central directory's first entry starts."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("[Content_Types].xml", "<Types/>")
         archive.writestr("xl/workbook.xml", "<workbook/>")
-    data = bytearray(buffer.getvalue())
-    with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
-        first_entry = archive.start_dir
+    with zipfile.ZipFile(buffer) as archive:
+        return bytearray(buffer.getvalue()), archive.start_dir
+
+
+def test_a_member_said_to_start_beyond_the_end_of_the_file_is_unreadable(tmp_path: Path) -> None:
+    data, first_entry = tiny_xlsx()
     data[first_entry + 42:first_entry + 46] = (len(data) + 1000).to_bytes(4, "little")  # its local header offset
     refused = intake.check_limits(bytes(data), "xlsx", intake.Limits(), "坏.xlsx")
     assert refused is not None and refused.code == "file-unreadable"
@@ -392,13 +396,7 @@ def test_a_zip_needing_a_newer_zip_version_is_refused_or_skipped_not_raised(corp
     """zipfile raises NotImplementedError for an unknown 'version needed to extract' (found by byte-level fuzzing)."""
     from toolkit.collect import gather
 
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("[Content_Types].xml", "<Types/>")
-        archive.writestr("xl/workbook.xml", "<workbook/>")
-    data = bytearray(buffer.getvalue())
-    with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
-        first_entry = archive.start_dir
+    data, first_entry = tiny_xlsx()
     data[first_entry + 6] = 84  # version needed to extract: 8.4
     parsed = intake.parse(bytes(data), corpus.ws.spec, "坏.xlsx")
     assert parsed.problem is not None and parsed.problem.code == "file-unreadable"
