@@ -299,3 +299,22 @@ def test_a_broken_list_leaves_earlier_templates_untouched(example_ws, cli):
 
     assert result.exit_code == 1
     assert {p.name: p.read_bytes() for p in example_ws.outbox.iterdir()} == before
+
+
+def test_a_workbook_listing_no_sheet_is_unreadable_not_a_traceback(tmp_path, cli):
+    """What a damaged list can look like to the reader (found by byte-level fuzzing): a workbook without sheets."""
+    import io
+    import zipfile
+
+    ws = init_workspace(tmp_path / "ws", example=True)
+    source = zipfile.ZipFile(io.BytesIO(ws.targets_path.read_bytes()))
+    with zipfile.ZipFile(ws.targets_path, "w", zipfile.ZIP_DEFLATED) as damaged:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "xl/workbook.xml":
+                data = re.sub(rb"<sheets>.*</sheets>", b"<sheets/>", data, flags=re.S)
+            damaged.writestr(info, data)
+    result = cli("distribute", "-w", ws.root)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "目标任务清单无法读取：工作簿中没有可读的工作表" in result.output
+    assert not list(ws.outbox.glob("*.xlsx"))
