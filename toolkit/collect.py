@@ -227,33 +227,13 @@ def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None,
     new files are examined in that many processes, with the same records as one job.
     """
     received_at = (as_of or dt.datetime.now()).isoformat(timespec="seconds")
-    manifest: dict = {}
     keys = CheckKeys(ws)
     records: dict[int, CollectRecord] = {}
-    pending: list[tuple[int, Incoming, Receipt]] = []
-    # Batches handed to the examiners, oldest first: the next batch is read and archived while one is examined.
-    in_flight: list[tuple[list[tuple[int, Incoming, Receipt]], Iterator[Verdict]]] = []
+    Batch = list[tuple[int, Incoming, Receipt]]
+    pending: Batch = []
+    in_flight: list[tuple[Batch, Iterator[Verdict]]] = []  # sent to be examined, oldest first
     with ws.lock(), Ledger(ws.state / "ledger.sqlite") as ledger, contextlib.ExitStack() as stack:
-        pools: list[ProcessPoolExecutor] = []
-        workers: list[int] = []  # decided when the first new file is to be examined
-
-        def submit() -> None:
-            if not pending:
-                return
-            if not manifest:
-                manifest.update(read_manifest(ws, with_prefilled=True))  # read only when a file is new
-            files = [p[1] for p in pending]
-            if not workers:
-                workers.append(worker_count(jobs, count_files(paths), FILES_PER_WORKER))
-            if workers[0] <= 1:  # examined one by one as the batch is recorded
-                verdicts: Iterator[Verdict] = (examine(ws, manifest, incoming, received_at) for incoming in files)
-            else:
-                if not pools:  # each worker gets the workspace and the manifest once, not with every file
-                    pools.append(stack.enter_context(ProcessPoolExecutor(
-                        max_workers=workers[0], initializer=_start_worker, initargs=(ws, manifest, received_at))))
-                verdicts = pools[0].map(_examine_in_worker, files, chunksize=4)
-            in_flight.append((list(pending), verdicts))
-            pending.clear()
+        examiners = _Examiners(ws, received_at, lambda: worker_count(jobs, count_files(paths), FILES_PER_WORKER), stack)
 
         def record(keep: int) -> None:
             """Record the verdicts of the batches in flight but the last `keep`, in the order they were sent."""
@@ -265,11 +245,16 @@ def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None,
                         for (index, incoming, receipt), verdict in group:
                             records[index] = _record(ledger, receipt, incoming, verdict)
                             if verdict.checked:
-                                issued = manifest.get("units", {}).get(verdict.unit, {})
+                                issued = examiners.manifest.get("units", {}).get(verdict.unit, {})
                                 kept = replace(receipt, unit=verdict.unit)
                                 ledger.keep_check(receipt.sha256, keys.key(kept, issued), verdict.checked)
                     for _ in group:
                         tick()
+
+        def send() -> None:
+            if pending:
+                in_flight.append((list(pending), examiners.examine([p[1] for p in pending])))
+                pending.clear()
 
         examining: dict[str, str] = {}  # sha256 -> name of a file of this run sent to be examined
         for index, incoming in enumerate(gather(paths)):
@@ -287,14 +272,40 @@ def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None,
                 examining[receipt.sha256] = incoming.name
                 pending.append((index, incoming, receipt))
                 if len(pending) >= BATCH:
-                    submit()
-                    record(keep=1)
+                    send()
+                    record(keep=1)  # the batch just sent is examined while the next one is read and archived
             else:
                 records[index] = _record(ledger, receipt, incoming, quick)
                 tick()
-        submit()
+        send()
         record(keep=0)
     return [records[i] for i in sorted(records)]
+
+
+class _Examiners:
+    """Examines batches of new files, in this process or in worker processes; verdicts come back in order.
+
+    The manifest and the number of workers are worked out for the first new file: a collect finding
+    nothing new needs neither.
+    """
+
+    def __init__(self, ws: Workspace, received_at: str, workers: Callable[[], int],
+                 stack: contextlib.ExitStack) -> None:
+        self.ws, self.received_at, self.count_workers, self.stack = ws, received_at, workers, stack
+        self.manifest: dict = {}
+        self.workers = 0
+        self.pool: ProcessPoolExecutor | None = None
+
+    def examine(self, files: list[Incoming]) -> Iterator[Verdict]:
+        if not self.manifest:
+            self.manifest = read_manifest(self.ws, with_prefilled=True)
+            self.workers = self.count_workers()
+        if self.workers <= 1:  # examined one by one, as the verdicts are asked for
+            return (examine(self.ws, self.manifest, incoming, self.received_at) for incoming in files)
+        if self.pool is None:  # each worker gets the workspace and the manifest once, not with every file
+            self.pool = self.stack.enter_context(ProcessPoolExecutor(
+                max_workers=self.workers, initializer=_start_worker, initargs=(self.ws, self.manifest, self.received_at)))
+        return self.pool.map(_examine_in_worker, files, chunksize=4)
 
 
 _worker: tuple[Workspace, dict, str] | None = None  # a collect worker's workspace, manifest and time
