@@ -8,8 +8,9 @@ from pathlib import Path
 import openpyxl
 
 from toolkit.collect import collect
-from toolkit.distribute import distribute, read_manifest
+from toolkit.distribute import distribute
 from toolkit.fill import fill_template
+from toolkit.manifest import read_manifest
 from toolkit.merge import COMPLETE, merge
 from toolkit.spec import CONTRIBUTION
 from toolkit.validate import validate

@@ -28,9 +28,9 @@ from corpus.build import BUILDERS, DEPENDENT, Case, build_corpus, corpus_workspa
 from returns import copy_workspace
 
 from toolkit import intake
-from toolkit.distribute import read_manifest
 from toolkit.findings import catalogue
 from toolkit.ledger import Ledger, Receipt
+from toolkit.manifest import read_manifest
 from toolkit.office import soffice_path
 from toolkit.validate import check_receipt
 from toolkit.workspace import Workspace

@@ -24,7 +24,8 @@ from conftest import run_cli, running_in_ci
 
 from toolkit.collect import collect
 from toolkit.demo import fill_template
-from toolkit.distribute import distribute, read_manifest
+from toolkit.distribute import distribute
+from toolkit.manifest import read_manifest
 from toolkit.status import STATES, StatusReport, StatusRow, render_html
 from toolkit.workspace import Workspace, init_workspace, load_example_answers
 

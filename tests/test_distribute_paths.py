@@ -9,7 +9,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from toolkit.distribute import distribute, read_manifest
+from toolkit.distribute import distribute
+from toolkit.manifest import read_manifest
 from toolkit.workspace import Workspace, init_workspace, open_workspace
 
 HEADER_ROW = 3

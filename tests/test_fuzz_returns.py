@@ -26,7 +26,7 @@ from returns import ANSWERS, SEED_UNIT, UNIT, Return, open_return
 
 from toolkit import intake
 from toolkit.collect import Incoming, examine
-from toolkit.distribute import read_manifest
+from toolkit.manifest import read_manifest
 from toolkit.validate import check_return
 from toolkit.workspace import Workspace
 

@@ -28,7 +28,8 @@ from conftest import run_cli
 from toolkit import resources
 from toolkit.collect import collect
 from toolkit.demo import fill_template
-from toolkit.distribute import distribute, read_manifest
+from toolkit.distribute import distribute
+from toolkit.manifest import read_manifest
 from toolkit.merge import COMPLETE, REFUSED, merge
 from toolkit.periods import parse_period, periods_of_kind
 from toolkit.spec import Column, Spec, load_spec

@@ -19,8 +19,9 @@ import pytest
 
 from toolkit.collect import collect
 from toolkit.demo import fill_template
-from toolkit.distribute import distribute, read_manifest
+from toolkit.distribute import distribute
 from toolkit.ledger import ACCEPTED, REFUSED, Receipt
+from toolkit.manifest import read_manifest
 from toolkit.status import (
     JSON_KEYS,
     NOT_SENT,

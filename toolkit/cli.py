@@ -157,7 +157,7 @@ def validate(
     workspace: WorkspaceOption = None,
 ) -> None:
     """校验每个单位的最新回报；问题清单同时写入 reports/validation.xlsx。退出码：0 无错误，1 有错误，2 无法运行。"""
-    from .distribute import read_manifest
+    from .manifest import read_manifest
     from .report import findings_json, write_findings_xlsx
     from .validate import validate as run
 

@@ -16,10 +16,10 @@ from pathlib import Path
 from . import findings, intake
 from . import stamp as stamps
 from .console import no_progress
-from .distribute import read_manifest
 from .fileio import write_bytes
 from .findings import Finding
 from .ledger import ACCEPTED, REFUSED, SKIPPED, Ledger, Receipt
+from .manifest import read_manifest
 from .parallel import AUTO, worker_count
 from .periods import parse_period
 from .text import match_key

@@ -21,17 +21,16 @@ from .console import no_progress
 from .fileio import atomic_path, write_text
 from .findings import Finding
 from .layout import new_workbook, row_height, write_contact_row
+from .manifest import MANIFEST, PREFILLED, read_manifest
 from .parallel import AUTO, worker_count
 from .resources import templates_dir
 from .spec import Column, Spec
 from .targets import Item, TargetList, is_collective
-from .workspace import Workspace, WorkspaceError
+from .workspace import Workspace
 
 TITLE_ROW, CONTACT_ROW, HEADER_ROW = 0, 1, 2
 FIRST_ITEM_ROW = HEADER_ROW + 1
 BODY_PT = 11
-MANIFEST = "manifest.json"
-PREFILLED = "prefilled.json"  # in the state folder: each unit's prefilled texts by 序号
 PREVIOUS_FILL = "#DDEBF7"  # last period's answers: locked, and told apart from this period's prefilled text
 NUMBER_FORMATS = {"percent": "0%", "date": 'yyyy"年"m"月"d"日"'}
 PROTECTION = {"format_rows": True, "format_columns": True, "select_locked_cells": True,
@@ -188,33 +187,6 @@ def _write_all(ws: Workspace, issues: list[UnitIssue], jobs: int) -> Iterator[Un
 
 def notice_name(issue: UnitIssue) -> str:
     return f"{Path(issue.file_name).stem}-填报通知.txt"
-
-
-def read_manifest(ws: Workspace, *, with_prefilled: bool = False) -> dict[str, Any]:
-    """What was issued to each unit; `with_prefilled` adds each unit's prefilled texts (`prefilled`).
-
-    The texts are kept apart (`PREFILLED`, in the state folder): at province scale they are megabytes
-    that only checking a new return needs, not validate's cached answers, status or merge.
-    """
-    manifest = _read_json(ws.outbox / MANIFEST)
-    units = manifest.get("units", {})
-    if with_prefilled and any("prefilled" not in entry for entry in units.values()):  # older manifests hold them
-        texts = _read_json(ws.state / PREFILLED)
-        if not texts:
-            raise WorkspaceError(f"工作区缺少各单位的预填内容 {ws.state / PREFILLED}：请重新运行 toolkit distribute"
-                                 "（目标任务清单未改时，已发出的填报表不会改变），再运行本命令。")
-        for unit, entry in units.items():
-            entry.setdefault("prefilled", texts.get(unit, {}))
-    return manifest
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except ValueError:
-        return {}
 
 
 def write_manifest(ws: Workspace, issues: list[UnitIssue]) -> None:

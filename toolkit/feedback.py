@@ -38,11 +38,12 @@ from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.worksheet import Worksheet
 
 from . import intake
-from .distribute import chinese_date, read_manifest
+from .distribute import chinese_date
 from .fileio import atomic_path, write_text
 from .findings import Finding
 from .layout import line_count, row_height
 from .ledger import Ledger, Receipt
+from .manifest import read_manifest
 from .office import OfficeError, convert, soffice_path
 from .report import FINDING_COLUMNS, SEVERITY_WORDS
 from .resources import labels as resource_labels

@@ -11,9 +11,10 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import xlsxwriter
+if TYPE_CHECKING:
+    import xlsxwriter
 
 LINE_FACTOR = 1.3
 PADDING_PT = 4.0
@@ -24,8 +25,11 @@ def new_workbook(path: Path, *, in_memory: bool = True) -> xlsxwriter.Workbook:
     """An xlsxwriter workbook that writes text as text (never a formula, number or link).
 
     Small workbooks are built in memory (faster); a large one (the summary) through temporary files,
-    so that its sheet's XML is never held whole in memory.
+    so that its sheet's XML is never held whole in memory. xlsxwriter is imported here: collect,
+    validate and status, which only read, start without it.
     """
+    import xlsxwriter
+
     return xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_formulas": False,
                                            "strings_to_urls": False, "in_memory": in_memory})
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .console import no_progress
-from .distribute import read_manifest
 from .fileio import atomic_path
+from .manifest import read_manifest
 from .spec import CONTRIBUTION, Spec, render
 from .summary import SummaryError, SummaryRow, SummaryStyle, UnitContact, missing_line, write_summary
 from .targets import TargetList

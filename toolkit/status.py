@@ -230,7 +230,7 @@ def compute_status(issued: dict[str, dict[str, Any]], receipts: Iterable[Receipt
 
 def build_status(ws: Workspace, now: dt.datetime | None = None) -> StatusReport:
     """Status of every issued unit: reads the manifest and ledger, validates every current return."""
-    from .distribute import read_manifest
+    from .manifest import read_manifest
     from .validate import validate
 
     issued = read_manifest(ws).get("units", {})
@@ -325,7 +325,8 @@ def write_reminders(ws: Workspace, report: StatusReport, folder: Path | None = N
 
     Notices of units that have reported since are removed, so the folder holds only who is still to chase.
     """
-    from .distribute import chinese_date, read_manifest
+    from .distribute import chinese_date
+    from .manifest import read_manifest
 
     folder = folder or ws.root / "reminders"
     issued = read_manifest(ws, with_prefilled=True).get("units", {})

@@ -259,7 +259,7 @@ def _short(text: str, limit: int = 300) -> str:
 
 def validate(ws: Workspace, tick: Callable[[], None] = no_progress, manifest: dict | None = None) -> ValidationResult:
     """Check the current return of every unit that has one; a return checked before is not read again."""
-    from .distribute import read_manifest
+    from .manifest import read_manifest
 
     issued_units: dict[str, dict] = (manifest if manifest is not None else read_manifest(ws)).get("units", {})
     order = {unit: i for i, unit in enumerate(issued_units)}
