@@ -297,7 +297,7 @@ class _Examiners:
         self.pool: ProcessPoolExecutor | None = None
 
     def examine(self, files: list[Incoming]) -> Iterator[Verdict]:
-        if not self.manifest:
+        if not self.workers:  # the first new file
             self.manifest = read_manifest(self.ws, with_prefilled=True)
             self.workers = self.count_workers()
         if self.workers <= 1:  # examined one by one, as the verdicts are asked for

@@ -114,7 +114,7 @@ def read_target_list(path: Path, spec: Spec, period: Period, *,
     unit_grid = next((g for g in grids if match_key(g.name) == match_key(labels()["units_sheet"])), None)
     item_grids = [g for g in grids if g is not unit_grid and g.visibility == "visible"] or grids
     if not item_grids:  # a damaged workbook can list no sheet at all
-        return TargetList([]), [findings.make("targets-unreadable", reason="工作簿中没有可读的工作表", **where)]
+        return TargetList([]), [findings.make("targets-no-sheet", **where)]
     aliases, ambiguous = _read_units(unit_grid) if unit_grid else ({}, {})
     problems: list[Finding] = []
 
