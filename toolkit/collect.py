@@ -39,7 +39,6 @@ class Incoming:
     source: str
     name: str
     data: bytes
-    sniffed: tuple[str, str] | None = None  # intake.sniff of the bytes, once known
 
 
 @dataclass(frozen=True)
@@ -181,12 +180,16 @@ class Verdict:
     unit: str = ""
     identified_by: str = ""
     checked: str = ""
+    format: str = ""  # intake.sniff's: the archived copy's extension
 
 
 def examine(ws: Workspace, manifest: dict, incoming: Incoming, received_at: str = "") -> Verdict:
     """Read, identify, judge and check one file (the slow part of collect)."""
-    sniffed = intake.sniff(incoming.data) if incoming.sniffed is None else incoming.sniffed
-    parsed = intake.parse(incoming.data, ws.spec, incoming.source, ws.limits, sniffed)
+    parsed = intake.parse(incoming.data, ws.spec, incoming.source, ws.limits)
+    return replace(_judge(ws, manifest, incoming, received_at, parsed), format=parsed.format)
+
+
+def _judge(ws: Workspace, manifest: dict, incoming: Incoming, received_at: str, parsed: intake.Parsed) -> Verdict:
     if parsed.problem is not None and parsed.stamp is None:
         verdict = SKIPPED if parsed.problem.code == "file-not-spreadsheet" else REFUSED
         return Verdict(verdict, parsed.problem.message)
@@ -200,7 +203,8 @@ def examine(ws: Workspace, manifest: dict, incoming: Incoming, received_at: str 
         notes.append(findings.make("file-macro").message)
     issued = manifest.get("units", {}).get(unit, {})
     if issued.get("role", "lead") != "lead":  # a co-organiser's return has its own layout: read it as such
-        parsed = intake.parse(incoming.data, ws.spec_for(issued["role"]), incoming.source, ws.limits, sniffed)
+        parsed = intake.parse(incoming.data, ws.spec_for(issued["role"]), incoming.source, ws.limits,
+                              (parsed.format, parsed.kind))
     checked = check_parsed(ws, parsed, unit, issued, incoming.source, received_at)
     return Verdict(ACCEPTED, "；".join(notes), unit, how, checked.to_json())
 
@@ -243,6 +247,7 @@ def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None,
                 while group := list(itertools.islice(examined, COMMIT_EVERY)):
                     with ledger.batch():  # rows and checks committed together; their files are archived already
                         for (index, incoming, receipt), verdict in group:
+                            receipt = _archived(ws, receipt, incoming, verdict.format)
                             records[index] = _record(ledger, receipt, incoming, verdict)
                             if verdict.checked:
                                 issued = examiners.manifest.get("units", {}).get(verdict.unit, {})
@@ -264,8 +269,6 @@ def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None,
                 continue
             sha = hashlib.sha256(incoming.data).hexdigest()
             earlier = ledger.find_content(sha)
-            if earlier is None:
-                incoming = replace(incoming, sniffed=intake.sniff(incoming.data))
             receipt = _receipt(ws, incoming, sha, received_at, earlier)
             quick = _quick_verdict(receipt, incoming, earlier, examining)
             if quick is None:
@@ -275,7 +278,7 @@ def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None,
                     send()
                     record(keep=1)  # the batch just sent is examined while the next one is read and archived
             else:
-                records[index] = _record(ledger, receipt, incoming, quick)
+                records[index] = _record(ledger, _archived(ws, receipt, incoming), incoming, quick)
                 tick()
         send()
         record(keep=0)
@@ -323,17 +326,26 @@ def _examine_in_worker(incoming: Incoming) -> Verdict:
 
 
 def _receipt(ws: Workspace, incoming: Incoming, sha: str, received_at: str, earlier: Receipt | None) -> Receipt:
-    """The file's ledger row still to be judged, its bytes archived under their hash (never changed)."""
+    """The file's ledger row still to be judged; bytes received before keep their archived copy."""
+    fmt, archived = "", ""
     if earlier is not None and (ws.root / earlier.archive).is_file():
         fmt, archived = earlier.format, earlier.archive
-    else:
-        fmt = (incoming.sniffed or intake.sniff(incoming.data))[0]
-        target = archive_path(ws, sha, fmt)
-        if not target.exists():
-            write_bytes(target, incoming.data)
-        archived = str(target.relative_to(ws.root))
     return Receipt(0, sha, received_at, incoming.source, incoming.name, len(incoming.data), fmt, "", SKIPPED, "",
                    "", archived)
+
+
+def _archived(ws: Workspace, receipt: Receipt, incoming: Incoming, fmt: str = "") -> Receipt:
+    """The receipt with the file's bytes archived under their hash (written once, never changed).
+
+    Called right before the ledger row is written: a file is always archived before it is recorded.
+    """
+    if receipt.archive:
+        return receipt
+    fmt = fmt or intake.sniff(incoming.data)[0]
+    target = archive_path(ws, receipt.sha256, fmt)
+    if not target.exists():
+        write_bytes(target, incoming.data)
+    return replace(receipt, format=fmt, archive=str(target.relative_to(ws.root)))
 
 
 def _quick_verdict(receipt: Receipt, incoming: Incoming, earlier: Receipt | None,

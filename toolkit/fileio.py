@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,18 +13,25 @@ class OutputError(RuntimeError):
     """A file the toolkit must write cannot be written; the message says which and what to do."""
 
 
-@contextlib.contextmanager
-def atomic_path(target: Path) -> Iterator[Path]:
-    """A temporary path beside `target`, renamed onto it only when the block succeeds."""
+def _temp_beside(target: Path) -> tuple[int, Path]:
+    """A new file (open for writing) beside `target`, under a name no other writer picks."""
+    tmp = target.with_name(f".~tmp-{secrets.token_hex(8)}{target.suffix}")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=".~tmp-", suffix=target.suffix, dir=target.parent)
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileNotFoundError:  # the folder first (asked only when missing: collect archives thousands)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            return os.open(tmp, flags, 0o666), tmp
     except OSError as exc:  # a read-only folder, a full disk, a file where the folder should be
         raise OutputError(f"无法在“{target.parent}”中写入文件：{exc.strerror or exc}。请检查该文件夹后重试。") from exc
-    os.close(fd)
-    tmp = Path(name)
+
+
+@contextlib.contextmanager
+def _replacing(tmp: Path, target: Path) -> Iterator[None]:
+    """The block writes `tmp`; then it takes `target`'s place, or is removed."""
     try:
-        yield tmp
+        yield
         try:
             os.replace(tmp, target)
         except PermissionError as exc:
@@ -38,6 +45,15 @@ def atomic_path(target: Path) -> Iterator[Path]:
             tmp.unlink()
 
 
+@contextlib.contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """A temporary path beside `target`, renamed onto it only when the block succeeds."""
+    fd, tmp = _temp_beside(target)
+    os.close(fd)
+    with _replacing(tmp, target):
+        yield tmp
+
+
 def write_text(target: Path, text: str, *, bom: bool = False) -> None:
     """UTF-8 text; `bom` for files a coordinator opens in Windows Notepad."""
     with atomic_path(target) as tmp:
@@ -45,5 +61,7 @@ def write_text(target: Path, text: str, *, bom: bool = False) -> None:
 
 
 def write_bytes(target: Path, data: bytes) -> None:
-    with atomic_path(target) as tmp:
-        tmp.write_bytes(data)
+    """Bytes written through the file just created (collect archives every return this way)."""
+    fd, tmp = _temp_beside(target)
+    with _replacing(tmp, target), open(fd, "wb", closefd=True) as out:
+        out.write(data)

@@ -6,6 +6,7 @@ Nothing here trusts positions: the header is found by the spec's labels, items b
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import re
@@ -47,7 +48,8 @@ class Limits:
         return cls(**{k: type(getattr(cls, k))(v) for k, v in table.items()})
 
 
-def check_limits(data: bytes, fmt: str, limits: Limits, file: str) -> Finding | None:
+def check_limits(data: bytes, fmt: str, limits: Limits, file: str,
+                 archive: zipfile.ZipFile | None = None) -> Finding | None:
     """Size, uncompressed size, rows and XML entities, without building the workbook.
 
     The readers (calamine, openpyxl) stop at a member's declared size, so declared sizes bound the
@@ -60,7 +62,7 @@ def check_limits(data: bytes, fmt: str, limits: Limits, file: str) -> Finding | 
     if fmt not in ("xlsx", "xlsm", "ods"):
         return None
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        with archive or zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = archive.infolist()
             if sum(info.file_size for info in members) > limits.uncompressed_mb * 1048576:
                 return findings.make("limit-uncompressed", limit_mb=f"{limits.uncompressed_mb:g}", file=file)
@@ -129,11 +131,29 @@ def check_cells(grids: list[Grid], limits: Limits, file: str) -> Finding | None:
 
 def sniff(data: bytes) -> tuple[str, str]:
     """(format, what it is) from the bytes: xlsx, xlsm, ods, xls, or a kind that is no spreadsheet."""
+    archive = open_zip(data)
+    with archive or contextlib.nullcontext():
+        return _sniff(data, archive)
+
+
+def open_zip(data: bytes) -> zipfile.ZipFile | None:
+    """The bytes as a zip (its directory read), or None: not a zip, or too damaged to read one."""
+    if not (data.startswith(b"PK\x03\x04") or data.startswith(b"PK\x05\x06")):
+        return None
+    try:
+        return zipfile.ZipFile(io.BytesIO(data))
+    except ZIP_ERRORS:
+        return None
+
+
+def _sniff(data: bytes, archive: zipfile.ZipFile | None) -> tuple[str, str]:
+    """sniff, given what open_zip made of the bytes (read once for sniffing and for the limits)."""
     if data.startswith(b"PK\x03\x04") or data.startswith(b"PK\x05\x06"):
+        if archive is None:
+            return "broken", "损坏的压缩包"
+        names = set(archive.namelist())
         try:
-            with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                names = set(archive.namelist())
-                mimetype = archive.read("mimetype").decode("ascii", "replace") if "mimetype" in names else ""
+            mimetype = archive.read("mimetype").decode("ascii", "replace") if "mimetype" in names else ""
         except ZIP_ERRORS:
             return "broken", "损坏的压缩包"
         if "xl/workbook.xml" in names or "xl/workbook.bin" in names:
@@ -242,8 +262,9 @@ def _item_rows(grid: Grid, header: Header, spec: Spec) -> list[ItemRow]:
         line = grid.rows[r]
         width = len(line)
         texts = {key: line[c] if c < width and line[c] != "" else None for key, c in columns}
-        seq = normalise_seq(texts[id_key])
-        if match_key(texts[id_key]) in header_keys:
+        first = texts[id_key]
+        seq = normalise_seq(first)
+        if (seq if seq is first else match_key(first)) in header_keys:
             break  # a second table
         if not seq:
             if not any(v is not None for v in texts.values()):
@@ -275,10 +296,9 @@ def _contact(grid: Grid, header: Header, spec: Spec) -> dict[str, tuple[str, str
     found: dict[str, tuple[str, str]] = {}
     labels = {f.key: match_key(f.label).rstrip(":：") for f in spec.contact}
     for r in range(0, header.first_row):
-        row = [(c, grid.value(r, c)) for c in range(grid.width)]
+        row = [(c, match_key(grid.value(r, c))) for c in range(grid.width)]
         for key, label in labels.items():
-            for c, value in row:
-                text = match_key(value)
+            for c, text in row:
                 if not label or not text.startswith(label):
                     continue
                 rest = text[len(label):].lstrip(":：")  # "联系人：王刚" typed into the label cell
@@ -310,12 +330,13 @@ class Parsed:
 def parse(data: bytes, spec: Spec, file: str, limits: Limits | None = None,
           sniffed: tuple[str, str] | None = None) -> Parsed:
     """`sniffed`: what `sniff` said of these bytes, when the caller knows it already."""
-    fmt, kind = sniffed or sniff(data)
-    limits = limits or Limits()
-    if fmt in ("xlsx", "xlsm", "ods", "xls"):
-        problem = check_limits(data, fmt, limits, file)
-        if problem is not None:
-            return Parsed(fmt, kind, problem=problem)
+    archive = open_zip(data)  # its directory read once, for sniffing and for the limits
+    with archive or contextlib.nullcontext():
+        fmt, kind = sniffed or _sniff(data, archive)
+        limits = limits or Limits()
+        problem = check_limits(data, fmt, limits, file, archive) if fmt in ("xlsx", "xlsm", "ods", "xls") else None
+    if problem is not None:
+        return Parsed(fmt, kind, problem=problem)
     if fmt == "encrypted":
         return Parsed(fmt, kind, problem=findings.make("file-password", file=file))
     if fmt in ("other", "broken"):

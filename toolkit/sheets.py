@@ -109,6 +109,8 @@ def find_header(grid: Grid, matchers: dict[str, Matcher], must_have: str, max_ro
     def evaluate(row: int, depth: int) -> Header | None:
         for r in range(row, row + depth):
             read(r)
+        if depth == 1 and not any(matchers[must_have](k) for k in keys[row] if k):
+            return None  # the check below, sooner: most rows are items
         labels: dict[int, str] = {}
         candidates: dict[int, set[str]] = {}
         for col in range(grid.width):

@@ -102,7 +102,11 @@ class Column:
 
     def canonical_choice(self, value: str) -> str | None:
         """The choice a value stands for (itself, or through a synonym), or None."""
-        return _choice_index(self.choices, tuple(self.synonyms.items())).get(match_key(value))
+        return self.choice_index().get(match_key(value))
+
+    def choice_index(self) -> dict[str, str]:
+        """Match key → the choice it stands for (choices and synonyms)."""
+        return _choice_index(self.choices, tuple(self.synonyms.items()))
 
 
 @functools.cache

@@ -94,6 +94,8 @@ def seq_key(seq: str) -> tuple[int, str]:
 
 def normalise_seq(value: Any) -> str:
     """A 序号 cell as text: 43, 43.0, '４３', ' 43 ' all give '43'."""
+    if type(value) is str and value.isascii() and value.isdigit():
+        return value  # the usual 序号, as the template wrote it
     text = match_key(cell_text(value))
     if re.fullmatch(r"\d+\.0+", text):
         text = text.split(".")[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import re
@@ -144,14 +145,21 @@ def _typed_date(raw: object, text: str, at: dict) -> tuple[str, list[Finding]]:
 
 def rule_broken(rule: Rule, value: str) -> bool:
     """Whether `value` in the rule's `then` column breaks it (the rule's `when` already holds)."""
-    key = match_key(value)
-    if rule.required and not key:
+    # The match key of a long answer is worked out only when a short word list could hold it.
+    key = None if _WORDY.search(value) else match_key(value)  # None: not empty, not worked out yet
+    if key == "":
+        return rule.required
+
+    def among(words: tuple[str, ...]) -> bool:
+        nonlocal key
+        if not words or _longer_than_every(value, keys_of(words)):
+            return False
+        key = match_key(value) if key is None else key
+        return key in keys_of(words)
+
+    if among(rule.not_in):
         return True
-    if not key:
-        return False
-    if key in keys_of(rule.not_in):
-        return True
-    if rule.empty_or_in is not None and key not in keys_of(rule.empty_or_in):
+    if rule.empty_or_in is not None and not among(rule.empty_or_in):
         return True
     if rule.pattern and not re.fullmatch(rule.pattern, value.strip()):
         return True
@@ -163,6 +171,20 @@ def rule_broken(rule: Rule, value: str) -> bool:
                 (rule.maximum is not None and number > rule.maximum):
             return True
     return False
+
+
+_WORDY = re.compile(r"[0-9A-Za-z\u4e00-\u9fff]")  # a text holding one of these has a match key
+
+
+def _longer_than_every(value: str, keys: frozenset[str]) -> bool:
+    """Surely none of `keys`: the text holds more CJK ideographs than the longest key has characters
+    (NFKC keeps every one of them, and spaces are all a match key drops)."""
+    return _ideographs(max(map(len, keys), default=0) + 1).search(value) is not None
+
+
+@functools.cache
+def _ideographs(count: int) -> re.Pattern[str]:
+    return re.compile(f"(?:[\u4e00-\u9fff][^\u4e00-\u9fff]*?){{{count}}}")
 
 
 def check_rules(spec: Spec, answers: dict[str, str], cells: dict[str, str], where: dict) -> list[Finding]:
@@ -187,41 +209,50 @@ def check_return(spec: Spec, table: intake.ReturnTable, unit: str, issued: dict[
     for key in table.missing_columns:
         result.findings.append(findings.make("header-incomplete", column=spec.column(key).label, **base))
     issued_by_seq = issued  # 序号 -> prefilled column key -> text, as written into the template
+    id_column = spec.by_role("id")
     seen: dict[str, list[int]] = {}
     for row in table.rows:
         seen.setdefault(row.seq, []).append(row.row)
+    columns = _columns_to_check(spec)
     for row in table.rows:
         at = {**base, "item": row.seq}
         if row.seq not in issued_by_seq:
-            result.findings.append(findings.make("item-foreign", cell=row.cells[spec.by_role("id").key],
-                                                 column=spec.by_role("id").label, **at))
+            result.findings.append(findings.make("item-foreign", cell=row.cells[id_column.key],
+                                                 column=id_column.label, **at))
             continue
         if len(seen[row.seq]) > 1:
             if row.row != seen[row.seq][0]:
                 continue
             result.findings.append(findings.make(
                 "item-duplicate", count=len(seen[row.seq]), rows="、".join(map(str, seen[row.seq])),
-                cell=row.cells[spec.by_role("id").key], column=spec.by_role("id").label, **at))
+                cell=row.cells[id_column.key], column=id_column.label, **at))
         prefilled = issued_by_seq[row.seq]
         answers: dict[str, str] = {}
-        for col in spec.columns:
-            text = row.values.get(col.key)
+        values, raw_values = row.values, row.raw
+        for col, key, is_prefilled, quick, choices in columns:
+            text = values.get(key)
             if text is None:
                 continue
-            if col.prefilled:
-                if text != prefilled.get(col.key, ""):
-                    result.findings += _check_prefilled(col, prefilled.get(col.key, ""), text,
-                                                        {**at, "column": col.label, "cell": row.cells[col.key]})
+            if is_prefilled:
+                if text != prefilled.get(key, ""):
+                    result.findings += _check_prefilled(col, prefilled.get(key, ""), text,
+                                                        {**at, "column": col.label, "cell": row.cells[key]})
                 continue
-            raw = row.raw.get(col.key)
-            if col.type == "text" and type(raw) is str and "\n" not in text and "\r" not in text \
-                    and (stripped := text.strip()) and not has_control_chars(text):
-                answers[col.key] = stripped  # most answers: one clean paragraph of text, nothing to report
-                continue
-            answers[col.key], problems = check_value(spec, col, raw, text,
-                                                     {**at, "column": col.label, "cell": row.cells[col.key]})
+            if quick and type(raw_values.get(key)) is str and not _NOT_PLAIN.search(text):
+                # Most answers: clean text, or a choice written as listed: nothing to report.
+                cleaned = text.strip() if "\n" not in text else tidy_multiline(text)
+                if quick == "text" and cleaned:
+                    answers[key] = cleaned
+                    continue
+                if quick == "choice" and (choice := choices.get(match_key(cleaned))) is not None \
+                        and match_key(choice) == match_key(cleaned):
+                    answers[key] = choice
+                    continue
+            answers[key], problems = check_value(spec, col, raw_values.get(key), text,
+                                                 {**at, "column": col.label, "cell": row.cells[key]})
             result.findings += problems
-        result.findings += check_rules(spec, answers, row.cells, at)
+        if spec.rules:
+            result.findings += check_rules(spec, answers, row.cells, at)
         result.answers[row.seq] = answers
     for seq in sorted(set(issued_by_seq) - set(seen), key=seq_key):
         result.findings.append(findings.make("item-missing", item=seq, **base))
@@ -233,6 +264,20 @@ def check_return(spec: Spec, table: intake.ReturnTable, unit: str, issued: dict[
                                                  **base))
     result.findings.sort(key=lambda f: (seq_key(f.item) if f.item else (-1, ""), f.cell))
     return result
+
+
+# A filled cell needing check_value: control characters, or a carriage return (\r\n, \r) to tidy.
+_NOT_PLAIN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\r]")
+
+
+def _columns_to_check(spec: Spec) -> list[tuple[Column, str, bool, str, dict[str, str]]]:
+    """Each column worked out once per return, not once per cell: (column, key, prefilled, quick way, choices).
+
+    The quick way ("text" or "choice"; "" for none) takes a clean text or a choice written as listed;
+    anything else goes through check_value.
+    """
+    return [(col, col.key, col.prefilled, col.type if col.type in ("text", "choice") else "",
+             col.choice_index() if col.type == "choice" else {}) for col in spec.columns]
 
 
 def _check_prefilled(col: Column, issued_text: str, returned: str, at: dict) -> list[Finding]:

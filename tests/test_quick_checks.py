@@ -1,0 +1,95 @@
+"""The quick ways through validation (collect checks 20,000 cells at province scale) decide as the full ones do.
+
+Property-based: random cell texts (CJK, full-width forms, every kind of space, control characters, carriage
+returns, choices and their synonyms, the rules' words) checked the quick way and the full way give the same
+answers and the same findings.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from toolkit import intake, validate
+from toolkit.spec import keys_of
+from toolkit.targets import normalise_seq
+from toolkit.text import cell_text, match_key
+from toolkit.workspace import Workspace
+
+EXAMPLES = settings(max_examples=300, deadline=None, database=None)
+PIECES = ["无", "没有", "/", "-", "完成", "未完成", "已完成", "是", "否", "√", "部分完成", "推进中", "按计划推进",
+          "全年", "目标", "1２", "Ａ", "ｶ", "é", "e\u0301", "﹣", "／", "㊀", "⑴", "\u3000", "\u00a0", "\u200b", " ",
+          "\n", "\n\n", " \n ", "\r", "\r\n", "\t", "\x07", "\x00", "\ufeff", "工作进展顺利，已完成年度任务的百分之八十。"]
+texts = st.lists(st.sampled_from(PIECES), max_size=12).map("".join) | st.text(max_size=40)
+
+
+@pytest.fixture(scope="module")
+def spec(distributed: Workspace):
+    return distributed.spec
+
+
+def test_the_preset_has_rules_and_choices_to_try(spec) -> None:
+    assert spec.rules and any(c.type == "choice" for c in spec.columns)
+
+
+def slow_rule_broken(rule, value: str) -> bool:
+    """rule_broken as the preset defines it: every answer's match key worked out."""
+    key = match_key(value)
+    if not key:
+        return rule.required
+    if key in keys_of(rule.not_in):
+        return True
+    if rule.empty_or_in is not None and key not in keys_of(rule.empty_or_in):
+        return True
+    return validate.rule_broken(rule, value) if rule.pattern or rule.max_chars or rule.minimum is not None \
+        or rule.maximum is not None else False
+
+
+@EXAMPLES
+@given(value=texts)
+@example(value="没有")
+@example(value=" 没 有\u3000")
+@example(value="无无")
+@example(value="\u200b")
+def test_rule_broken_decides_as_with_every_match_key(spec, value: str) -> None:
+    for rule in spec.rules:
+        assert validate.rule_broken(rule, value) == slow_rule_broken(rule, value), (rule.code, value)
+
+
+@EXAMPLES
+@given(value=st.one_of(texts, st.integers(-5, 10**6).map(str), st.sampled_from(["43", "43.0", "４３", " 43 ", "٤٣", "²"])))
+def test_normalise_seq_quick_way_is_the_same(value: str) -> None:
+    slow = match_key(cell_text(value))
+    if slow.replace(".", "", 1).isdigit() and "." in slow and set(slow.split(".")[1]) == {"0"}:
+        slow = slow.split(".")[0]
+    assert normalise_seq(value) == slow
+
+
+@EXAMPLES
+@given(cells=st.lists(texts, min_size=1, max_size=8))
+@example(cells=["完成 \n 目标", "目标\n\n全年", "完成\r\n", " 完成 ", "已完成\x07", "", "\u3000", "√"])
+def test_check_return_quick_way_gives_what_check_value_gives(spec, cells: list[str], monkeypatch_module) -> None:
+    filled = [c for c in spec.columns if not c.prefilled and c.role != "id"]
+    id_key = spec.by_role("id").key
+    rows = []
+    for n, text in enumerate(cells, start=1):
+        values = {id_key: str(n), **{c.key: text for c in filled}}
+        rows.append(intake.ItemRow(seq=str(n), row=n + 3, values=values,
+                                   cells={k: f"A{n + 3}" for k in values}, raw=dict(values)))
+    table = intake.ReturnTable(sheet="表", header=intake.Header(2, 2, {}, {}), rows=rows, contact={},
+                               missing_columns=[])
+    issued = {str(n): {} for n in range(1, len(cells) + 1)}
+    quick = validate.check_return(spec, table, "单位", issued, "a.xlsx")
+    with monkeypatch_module.context() as patch:  # every cell through check_value
+        patch.setattr(validate, "_columns_to_check",
+                      lambda s: [(c, c.key, c.prefilled, "", {}) for c in s.columns])
+        full = validate.check_return(spec, table, "单位", issued, "a.xlsx")
+    assert quick.answers == full.answers
+    assert [f.to_dict() for f in quick.findings] == [f.to_dict() for f in full.findings]
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
