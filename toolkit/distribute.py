@@ -14,13 +14,12 @@ from typing import Any
 
 import jinja2
 from xlsxwriter.utility import xl_rowcol_to_cell
-from xlsxwriter.worksheet import Worksheet
 
 from . import stamp as stamps
 from .console import no_progress
 from .fileio import atomic_path, write_text
 from .findings import Finding
-from .layout import new_workbook, row_height, write_contact_row
+from .layout import new_workbook, row_height, text_sheet, write_contact_row
 from .manifest import MANIFEST, PREFILLED, read_manifest
 from .parallel import AUTO, worker_count
 from .resources import templates_dir
@@ -283,7 +282,7 @@ def blueprint_for(ws: Workspace, spec: Spec, role: str, today: dt.date) -> Bluep
     )
 
 
-class _Sheet(Worksheet):
+class _Sheet(text_sheet()):  # type: ignore[misc]
     """xlsxwriter's worksheet, remembering the formulas it prepared (a pure function of the formula and the
     workbook's options): the rules' marks are the same in every workbook, and preparing one runs about a hundred
     regular expressions (some 0.6 ms, of the 8 ms a template took)."""

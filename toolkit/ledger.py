@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS receipts (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS receipts_one_return_per_content ON receipts(sha256) WHERE verdict != 'skipped';
 CREATE INDEX IF NOT EXISTS receipts_by_unit ON receipts(unit, received_at);
+CREATE INDEX IF NOT EXISTS receipts_by_content ON receipts(sha256, source);  -- `seen`: a re-collect asks for every file
 CREATE TABLE IF NOT EXISTS checks (
     sha256 TEXT NOT NULL,
     key TEXT NOT NULL,

@@ -41,6 +41,7 @@ def summary_rows(spec: Spec, targets: TargetList, checked: ValidationResult,
     with the unit's name as the preset's [co_organisers].format says (like the seed's `（市教育局负责）`).
     """
     rows = []
+    unverified = {unit for unit, r in checked.returns.items() if r.errors}  # counted once a return, not once an item
     for item in targets.items:
         current = checked.returns.get(item.lead)
         if current is None:
@@ -55,7 +56,7 @@ def summary_rows(spec: Spec, targets: TargetList, checked: ValidationResult,
                      and (text := co.answers.get(item.seq, {}).get(CONTRIBUTION, "").strip())]
             if notes:
                 answers = {**answers, into: "\n".join([answers.get(into, ""), *notes]).strip("\n")}
-        rows.append(SummaryRow(item, answers, "unverified" if current.errors else "ok"))
+        rows.append(SummaryRow(item, answers, "unverified" if item.lead in unverified else "ok"))
     return rows
 
 

@@ -12,6 +12,10 @@ Sheet 1 (labels.toml [summary].sheet), top to bottom:
     item rows (or subtitle rows + item rows)     仿宋_GB2312 12 pt, thin borders, wrapped
     footnote (spec.footnote, merged across)
 
+xlsxwriter writes all of it but the item rows' cells, which toolkit.sheetxml renders and deflates in
+worker processes and splices into the sheet (at province scale, 20,000 rows, cell by cell through
+xlsxwriter took most of a merge); `write_summary(cell_by_cell=True)` writes them through xlsxwriter too.
+
 Row heights: Excel does not grow a row with wrapped text by itself (and LibreOffice keeps a stored
 height), so every row gets an explicit height. The rule (`row_height` below, built on
 `toolkit.layout.line_count`): a column `width` holds `(width - 1) * 11 / pt` half-width characters per
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import io
 import re
 import shutil
 import tempfile
@@ -38,8 +43,10 @@ from typing import Any
 
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from .layout import MAX_ROW_PT, PADDING_PT, line_count, new_workbook, write_contact_row
+from . import sheetxml
+from .layout import line_count, lines_points, new_workbook, write_contact_row
 from .office import convert
+from .parallel import AUTO
 from .resources import labels as resource_labels
 from .spec import Column, Spec, render
 from .targets import Item
@@ -293,7 +300,7 @@ def row_height(cells: list[tuple[str, float]], font_pt: float, style: SummarySty
 
 def lines_height(lines: int, font_pt: float, style: SummaryStyle) -> float:
     """Points for `lines` lines: the style's line spacing and the padding, at most Excel's limit."""
-    return min(MAX_ROW_PT, round(lines * font_pt * style.line_spacing + PADDING_PT, 1))
+    return lines_points(lines, font_pt, style.line_spacing)
 
 
 # --- writing ---------------------------------------------------------------------------------------------------
@@ -340,20 +347,33 @@ class _Formats:
 
 def write_summary(path: Path, spec: Spec, rows: list[SummaryRow], contacts: list[UnitContact], *,
                   coordinator: dict[str, str] | None = None, missing_line: str = "",
-                  style: SummaryStyle | None = None, group_by: str | None = None) -> None:
-    """Write the summary workbook to `path` (the caller makes it atomic). Rows are written in the given order."""
+                  style: SummaryStyle | None = None, group_by: str | None = None,
+                  jobs: int = AUTO, cell_by_cell: bool = False) -> None:
+    """Write the summary workbook to `path` (the caller makes it atomic). Rows are written in the given order.
+
+    xlsxwriter writes everything but the item rows, which sheetxml renders and deflates (in `jobs`
+    processes; AUTO: as many as pay for themselves): at province scale, xlsxwriter cell by cell took
+    most of a merge. `cell_by_cell` writes the item rows through xlsxwriter too: the same document, the
+    reference the fast way is tested against, and the way taken when xlsxwriter lacks what sheetxml uses.
+    """
     style = style or SummaryStyle()
     blocks = groups(spec, rows, group_by)  # checks group_by before anything is written
     by_row = {id(row): v for row, v in zip(rows, cell_values(spec, rows), strict=True)}  # checks every state
-    workbook = new_workbook(path, in_memory=False)
+    cell_by_cell = cell_by_cell or not sheetxml.supported()
+    book = io.BytesIO()  # without the item rows, the workbook is small
+    workbook = new_workbook(path, in_memory=False) if cell_by_cell else new_workbook(book)
     workbook.set_properties({"title": spec.title})
     formats = _Formats(workbook, spec, style)
     names = labels()
-    _write_main(workbook.add_worksheet(names["sheet"]), spec, blocks, by_row, formats, style,
-                coordinator=coordinator or {}, missing_line=missing_line)
-    _write_stats(workbook, workbook.add_worksheet(names["stats_sheet"]), spec, rows, formats, style)
-    _write_contacts(workbook.add_worksheet(names["contacts_sheet"]), spec, rows, contacts, formats, style)
-    workbook.close()
+    items = _write_main(workbook.add_worksheet(names["sheet"]), spec, blocks, by_row, formats, style,
+                        coordinator=coordinator or {}, missing_line=missing_line, cell_by_cell=cell_by_cell)
+    # The workers render the item rows while xlsxwriter writes the rest.
+    with contextlib.nullcontext() if items is None else sheetxml.deflated_rows(items, jobs) as parts:
+        _write_stats(workbook, workbook.add_worksheet(names["stats_sheet"]), spec, rows, formats, style)
+        _write_contacts(workbook.add_worksheet(names["contacts_sheet"]), spec, rows, contacts, formats, style)
+        workbook.close()
+        if items is not None:
+            sheetxml.write_xlsx(path, book.getvalue(), items, parts)
 
 
 def _text(sheet: Any, r: int, c: int, text: str, fmt: Any) -> None:
@@ -388,7 +408,8 @@ def _page_setup(sheet: Any, style: SummaryStyle, *, repeat_row: int | None, land
 
 def _write_main(sheet: Any, spec: Spec, blocks: list[tuple[str | None, list[SummaryRow]]],
                 by_row: dict[int, dict[str, str]], formats: _Formats, style: SummaryStyle, *,
-                coordinator: dict[str, str], missing_line: str) -> None:
+                coordinator: dict[str, str], missing_line: str, cell_by_cell: bool) -> sheetxml.ItemRows | None:
+    """The summary table; its item rows through xlsxwriter (`cell_by_cell`) or returned for sheetxml."""
     columns = list(spec.columns)
     last_col = len(columns) - 1
     total_width = sum(c.width for c in columns)
@@ -417,23 +438,18 @@ def _write_main(sheet: Any, spec: Spec, blocks: list[tuple[str | None, list[Summ
     r += 1
 
     first_item_row = r
-    # Each column's key, width and formats (as written, and when the status column is marked), looked up once.
-    cells = [(c, col.key, col.width, formats.cells[(col.key, False)],
-              formats.cells[(col.key, status is not None and col.key == status.key)]) for c, col in enumerate(columns)]
+    # Each column's formats: as written, and when the status column of a missing / unverified row is marked.
+    plain = [formats.cells[(col.key, False)] for col in columns]
+    marked = [formats.cells[(col.key, status is not None and col.key == status.key)] for col in columns]
+    runs: list[tuple[int, list[SummaryRow]]] = []  # item rows between subtitle rows: (first sheet row, rows)
     for title, block in blocks:
         if title is not None:
             _merged_line(sheet, r, last_col, title, formats.group, row_height([(title, total_width)], style.body_pt, style))
             r += 1
-        for row in block:
-            values = by_row[id(row)]
-            lines = 1  # row_height's rule, measured while the cells are written
-            for c, key, width, plain, marked in cells:
-                text = values[key]
-                _text(sheet, r, c, text, plain if row.state == "ok" else marked)
-                if text:
-                    lines = max(lines, line_count(text, width, style.body_pt))
-            sheet.set_row(r, lines_height(lines, style.body_pt, style))
-            r += 1
+        if cell_by_cell:
+            _write_items(sheet, r, block, by_row, columns, plain, marked, style)
+        runs.append((r, block))
+        r += len(block)
     last_item_row = r - 1
     if last_item_row >= first_item_row:  # 序号 are text on purpose: no "number stored as text" triangles
         sheet.ignore_errors({"number_stored_as_text": f"{xl_rowcol_to_cell(first_item_row, id_index)}:"
@@ -445,6 +461,42 @@ def _write_main(sheet: Any, spec: Spec, blocks: list[tuple[str | None, list[Summ
     sheet.freeze_panes(header_row + 1, 0)
     _page_setup(sheet, style, repeat_row=header_row, landscape=style.landscape, paper=style.paper)
     sheet.activate()
+
+    return None if cell_by_cell else _item_rows(runs, by_row, columns, plain, marked, style)
+
+
+def _item_rows(runs: list[tuple[int, list[SummaryRow]]], by_row: dict[int, dict[str, str]], columns: list[Column],
+               plain: list[Any], marked: list[Any], style: SummaryStyle) -> sheetxml.ItemRows:
+    """The item rows for sheetxml; only the formats in use are registered in the workbook, as xlsxwriter does."""
+    ordered = [row for _, block in runs for row in block]
+    is_marked = [row.state != "ok" for row in ordered]
+    spans, start = [], 0
+    for first, block in runs:
+        spans.append((first, start, start + len(block)))
+        start += len(block)
+    return sheetxml.ItemRows(
+        keys=tuple(col.key for col in columns), widths=tuple(col.width for col in columns),
+        styles=(tuple(sheetxml.style_index(f) for f in plain) if not all(is_marked) else (),
+                tuple(sheetxml.style_index(f) for f in marked) if any(is_marked) else ()),
+        font_pt=style.body_pt, line_spacing=style.line_spacing,
+        values=[by_row[id(row)] for row in ordered], marked=is_marked, runs=tuple(spans))
+
+
+def _write_items(sheet: Any, r: int, block: list[SummaryRow], by_row: dict[int, dict[str, str]],
+                 columns: list[Column], plain: list[Any], marked: list[Any], style: SummaryStyle) -> None:
+    """Item rows from sheet row `r` on, cell by cell through xlsxwriter, each row as high as its texts need."""
+    cells = [(c, col.key, col.width) for c, col in enumerate(columns)]
+    for row in block:
+        values = by_row[id(row)]
+        formats = plain if row.state == "ok" else marked
+        lines = 1  # row_height's rule, measured while the cells are written
+        for c, key, width in cells:
+            text = values[key]
+            _text(sheet, r, c, text, formats[c])
+            if text:
+                lines = max(lines, line_count(text, width, style.body_pt))
+        sheet.set_row(r, lines_height(lines, style.body_pt, style))
+        r += 1
 
 
 def _write_stats(workbook: Any, sheet: Any, spec: Spec, rows: list[SummaryRow], formats: _Formats,
