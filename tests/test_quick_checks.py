@@ -7,11 +7,13 @@ answers and the same findings.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from toolkit import intake, validate
+from toolkit import findings, intake, validate
 from toolkit.spec import keys_of
 from toolkit.targets import normalise_seq
 from toolkit.text import cell_text, match_key
@@ -93,3 +95,21 @@ def test_check_return_quick_way_gives_what_check_value_gives(spec, cells: list[s
 def monkeypatch_module():
     with pytest.MonkeyPatch.context() as patch:
         yield patch
+
+
+def test_a_check_kept_in_the_ledger_reads_back_whole_in_either_form() -> None:
+    """Kept as two lines (findings, then the answers, parsed only when asked for); one line from earlier versions."""
+    finding = findings.make("item-missing", item="3", unit="市发展改革委", file="a.xlsx", sheet="表")
+    answers = {"1": {"progress": "第一段\n第二段\r\n\u2028第三段", "status": "完成"}, "2": {"progress": "无"}}
+    checked = validate.CheckedReturn("市发展改革委", "a.xlsx", "2022-04-12T09:30:00", [finding],
+                                     {"contact_person": "王刚"})
+    checked.answers.update(answers)
+    kept = checked.to_json()
+    assert kept.count("\n") == 1
+    again = validate.CheckedReturn.from_json(kept)
+    assert again.kept_answers and again._answers is None  # validate and status never parse the answers
+    assert (again.answers, again.findings, again.contact) == (answers, [finding], {"contact_person": "王刚"})
+    earlier = json.dumps({"unit": "市发展改革委", "file": "a.xlsx", "received_at": "2022-04-12T09:30:00",
+                          "answers": answers, "contact": {}, "findings": [finding.to_dict()]}, ensure_ascii=False)
+    old = validate.CheckedReturn.from_json(earlier)
+    assert (old.answers, old.findings) == (answers, [finding])

@@ -245,7 +245,7 @@ def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None,
                 sent, verdicts = in_flight.pop(0)
                 examined = zip(sent, verdicts, strict=True)
                 while group := list(itertools.islice(examined, COMMIT_EVERY)):
-                    with ledger.batch():  # rows and checks committed together; their files are archived already
+                    with ledger.batch():  # rows and checks committed together, each file archived before its row
                         for (index, incoming, receipt), verdict in group:
                             receipt = _archived(ws, receipt, incoming, verdict.format)
                             records[index] = _record(ledger, receipt, incoming, verdict)
@@ -276,7 +276,7 @@ def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None,
                 pending.append((index, incoming, receipt))
                 if len(pending) >= BATCH:
                     send()
-                    record(keep=1)  # the batch just sent is examined while the next one is read and archived
+                    record(keep=1)  # the batch just sent is examined while the one before is recorded
             else:
                 records[index] = _record(ledger, _archived(ws, receipt, incoming), incoming, quick)
                 tick()

@@ -22,29 +22,45 @@ from .workspace import Workspace
 
 @dataclass
 class CheckedReturn:
-    """A return as checked: its findings, and its answers cleaned for the summary."""
+    """A return as checked: its findings, and its answers cleaned for the summary.
+
+    Kept in the ledger as two lines of JSON, the answers last: validate and status need only the findings,
+    so the answers (most of the text) are parsed when first asked for.
+    """
 
     unit: str
     file: str
     received_at: str
     findings: list[Finding] = field(default_factory=list)
-    answers: dict[str, dict[str, str]] = field(default_factory=dict)  # 序号 -> column key -> text
     contact: dict[str, str] = field(default_factory=dict)
+    kept_answers: str = field(default="", repr=False)  # the answers as kept, not parsed yet
+    _answers: dict[str, dict[str, str]] | None = field(default=None, repr=False)
+
+    @property
+    def answers(self) -> dict[str, dict[str, str]]:
+        """序号 -> column key -> text."""
+        if self._answers is None:
+            self._answers = json.loads(self.kept_answers) if self.kept_answers else {}
+        return self._answers
 
     @property
     def errors(self) -> int:
         return sum(f.is_error for f in self.findings)
 
     def to_json(self) -> str:
-        data = {"unit": self.unit, "file": self.file, "received_at": self.received_at, "answers": self.answers,
-                "contact": self.contact, "findings": [f.to_dict() for f in self.findings]}
-        return json.dumps(data, ensure_ascii=False)
+        head = {"unit": self.unit, "file": self.file, "received_at": self.received_at, "contact": self.contact,
+                "findings": [f.to_dict() for f in self.findings]}
+        # json.dumps escapes every line break inside a string: the first one divides the two parts.
+        return json.dumps(head, ensure_ascii=False) + "\n" + json.dumps(self.answers, ensure_ascii=False)
 
     @classmethod
     def from_json(cls, text: str) -> CheckedReturn:
-        data = json.loads(text)
+        head, _, answers = text.partition("\n")
+        data = json.loads(head)
         data["findings"] = [Finding(**f) for f in data["findings"]]
-        return cls(**data)
+        if "answers" in data:  # kept by an earlier version, in one part
+            data["_answers"] = data.pop("answers")
+        return cls(**data, kept_answers=answers)
 
     @property
     def warnings(self) -> int:
