@@ -13,6 +13,7 @@ from pathlib import Path
 from .console import no_progress
 from .fileio import atomic_path
 from .manifest import read_manifest
+from .parallel import AUTO
 from .spec import CONTRIBUTION, Spec, render
 from .summary import SummaryError, SummaryRow, SummaryStyle, UnitContact, missing_line, write_summary
 from .targets import TargetList
@@ -61,13 +62,14 @@ def summary_rows(spec: Spec, targets: TargetList, checked: ValidationResult,
 
 
 def merge(ws: Workspace, output: Path | None = None, *, allow_missing: bool = False,
-          group_by: str | None = None, tick: Callable[[], None] = no_progress) -> MergeResult:
+          group_by: str | None = None, tick: Callable[[], None] = no_progress, jobs: int = AUTO) -> MergeResult:
+    """`jobs`: processes writing the summary's item rows (AUTO: as many as pay for themselves); the same file."""
     with ws.lock():
-        return _merge(ws, output, allow_missing, group_by, tick)
+        return _merge(ws, output, allow_missing, group_by, tick, jobs)
 
 
 def _merge(ws: Workspace, output: Path | None, allow_missing: bool, group_by: str | None,
-           tick: Callable[[], None]) -> MergeResult:
+           tick: Callable[[], None], jobs: int) -> MergeResult:
     targets, problems = ws.load_targets()
     if any(p.is_error for p in problems):
         raise WorkspaceError(f"目标任务清单 {ws.targets_path.name} 有错误，无法汇总：请先运行 toolkit distribute 查看并修改。")
@@ -97,7 +99,7 @@ def _merge(ws: Workspace, output: Path | None, allow_missing: bool, group_by: st
         raise WorkspaceError(f"{ws.config.path}：[summary] {exc}") from exc
     with atomic_path(path) as tmp:
         write_summary(tmp, spec, result.rows, contacts, coordinator=ws.coordinator_contact(),
-                      missing_line=missing_line(spec, result.rows), style=style, group_by=group_by)
+                      missing_line=missing_line(spec, result.rows), style=style, group_by=group_by, jobs=jobs)
     result.path = path
     result.upstream = write_return(ws.state, path.parent, spec,
                                    {r.item.seq: r.filled for r in result.rows if r.state != "missing"},
