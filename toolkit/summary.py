@@ -150,6 +150,9 @@ class SummaryStyle:
         return f'&C&"{self.footer_font},常规"&{size}{self.page_number}'
 
 
+_MISSING, _UNVERIFIED = 0, 1  # an item's outcome in `tally` when it is not one of the status choices
+
+
 @dataclass
 class Tally:
     """One line of the 统计 sheet: a lead unit's or a leader's items, by status."""
@@ -306,9 +309,6 @@ def tally(spec: Spec, rows: Iterable[SummaryRow], by: str) -> tuple[list[Tally],
     for outcome, count in per_item.items():
         total.add(outcome, count)
     return list(lines.values()), total
-
-
-_MISSING, _UNVERIFIED = 0, 1  # a row's outcome in `tally` when it is not one of the choices
 
 
 def row_height(cells: list[tuple[str, float]], font_pt: float, style: SummaryStyle, minimum_lines: int = 1) -> float:
