@@ -39,6 +39,8 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+from xlsxwriter.utility import xl_col_to_name
+
 GENERATOR_VERSION = "1"
 SEED = 20220415
 CACHE = Path(__file__).resolve().parent / ".cache"
@@ -278,15 +280,6 @@ def answers_for(seq_units: list[tuple[str, list[str]]], filled: list[Any], conta
 _CELL = re.compile(r'<c r="([A-Z]+)(\d+)"([^>]*?)(?:/>|>(.*?)</c>)', re.S)
 
 
-def _col_letters(col: int) -> str:
-    letters = ""
-    col += 1
-    while col:
-        col, rem = divmod(col - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
-
-
 def _col_index(letters: str) -> int:
     n = 0
     for ch in letters:
@@ -356,7 +349,7 @@ def inject(template: bytes, sheet_name: str, cells: dict[tuple[int, int], str]) 
 
     sheet = _CELL.sub(typed, sheet)
     for (r, c), i in sorted(pending.items()):  # cells the template does not hold: inserted in column order
-        sheet = _insert_cell(sheet, r, c, f'<c r="{_col_letters(c)}{r + 1}" t="s"><v>{i}</v></c>')
+        sheet = _insert_cell(sheet, r, c, f'<c r="{xl_col_to_name(c)}{r + 1}" t="s"><v>{i}</v></c>')
 
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:

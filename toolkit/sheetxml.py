@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from xlsxwriter.utility import xl_col_to_name
+
 from .fileio import OutputError
 from .layout import WIDE_BMP, escaped_text, line_count, lines_points, per_line, wide_line_count
 from .parallel import worker_count
@@ -111,7 +113,7 @@ def render(items: ItemRows, row: int, start: int, end: int) -> bytes:
     when its height is known.
     """
     font_pt = items.font_pt
-    columns = [(b'<c r="' + _column_name(c).encode(), key, width, per_line(width, font_pt))
+    columns = [(b'<c r="' + xl_col_to_name(c).encode(), key, width, per_line(width, font_pt))
                for c, (key, width) in enumerate(zip(items.keys, items.widths, strict=True))]
     # After each cell's reference, by style: a blank cell, a text, a text keeping its outer whitespace.
     after = [[(b'" s="%d"/>' % xf, b'" s="%d" t="inlineStr"><is><t>' % xf,
@@ -169,15 +171,6 @@ def _truncated(text: str) -> str:
         if units > MAX_TEXT:
             return text[:index]
     return text
-
-
-def _column_name(column: int) -> str:
-    name = ""
-    column += 1
-    while column:
-        column, rest = divmod(column - 1, 26)
-        name = chr(65 + rest) + name
-    return name
 
 
 # --- parts, in this process or in workers ----------------------------------------------------------------------
