@@ -128,8 +128,7 @@ def write_contact_row(sheet: Any, contact: tuple, row: int, last_col: int, fmt_l
 _ESCAPE_LIKE = re.compile("(_x[0-9a-fA-F]{4}_)")
 _CONTROL = re.compile("[\\x00-\\x08\\x0b-\\x1f]")
 _NOT_IN_XML = re.compile("[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\ufffe\\uffff]")
-_RICH_LIKE = ("<r>", "</r>")  # what xlsxwriter takes for a rich string of its own and copies into the XML as it is
-MAX_CELL_TEXT = 32767
+MAX_CELL_TEXT = 32767  # Excel's limit for a cell's text in UTF-16 units; xlsxwriter cuts a longer text there
 
 
 def escaped_text(text: str) -> tuple[str, bool]:
@@ -142,7 +141,11 @@ def escaped_text(text: str) -> tuple[str, bool]:
     text = _CONTROL.sub(lambda match: f"_x{ord(match[0]):04X}_", text)
     text = text.replace("\ufffe", "_xFFFE_").replace("\uffff", "_xFFFF_")
     keep = text[:1].isspace() or text[-1:].isspace()
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"), keep
+    return _entities(text), keep
+
+
+def _entities(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 @functools.cache
@@ -156,7 +159,7 @@ def text_sheet() -> type:
 
     class TextSheet(Worksheet):
         def _write_string(self, row: int, col: int, string: str, cell_format: Any = None) -> int:
-            if string.startswith(_RICH_LIKE[0]) and string.endswith(_RICH_LIKE[1]):
+            if string.startswith("<r>") and string.endswith("</r>"):  # what xlsxwriter takes for its own XML
                 string = _plain_run(string[:MAX_CELL_TEXT])
             return super()._write_string(row, col, string, cell_format)
 
@@ -171,8 +174,7 @@ def _plain_run(text: str) -> str:
     """
     text = _NOT_IN_XML.sub("", text)
     while True:
-        escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        run = f'<r><t xml:space="preserve">{escaped}</t></r>'
+        run = f'<r><t xml:space="preserve">{_entities(text)}</t></r>'
         if len(run) <= MAX_CELL_TEXT:
             return run
         text = text[:len(text) - (len(run) - MAX_CELL_TEXT)]

@@ -36,7 +36,7 @@ from typing import Any, NamedTuple
 from xlsxwriter.utility import xl_col_to_name
 
 from .fileio import OutputError
-from .layout import WIDE_BMP, escaped_text, line_count, lines_points, per_line, wide_line_count
+from .layout import MAX_CELL_TEXT, WIDE_BMP, escaped_text, line_count, lines_points, per_line, wide_line_count
 from .parallel import worker_count
 
 SHEET = "xl/worksheets/sheet1.xml"  # the summary table: the workbook's first sheet
@@ -47,7 +47,6 @@ ROWS_PER_PART = 1000  # rendered and deflated together: one task for a worker, a
 # imports the toolkit and unpickles its rows: about a second, as much as 20,000 rows take.
 ROWS_PER_FORKED_WORKER = 5000
 ROWS_PER_SPAWNED_WORKER = 20000
-MAX_TEXT = 32767  # Excel's limit for a cell's text in UTF-16 units; xlsxwriter cuts a longer text there
 DEFAULT_ROW_PIXELS = 20  # xlsxwriter writes no height for a row of the default height (15 points)
 ZIP_LIMIT = 0xFFFFFFFF  # sizes and offsets of a zip without ZIP64 extensions stay below this
 
@@ -133,13 +132,13 @@ def render(items: ItemRows, row: int, start: int, end: int) -> bytes:
             if not text:  # a blank cell keeping its format
                 out += (name, reference, blank)
                 continue
-            if len(text) <= MAX_TEXT // 2 and _AS_IS.search(text) is None:
+            if len(text) <= MAX_CELL_TEXT // 2 and _AS_IS.search(text) is None:
                 utf8 = text.encode()
                 count = wide_line_count(text, utf8, fits)
                 keep = text[0].isspace() or text[-1].isspace()
             else:
                 count = line_count(text, width, font_pt)
-                if len(text) > MAX_TEXT // 2 or _ESCAPED.search(text):
+                if len(text) > MAX_CELL_TEXT // 2 or _ESCAPED.search(text):
                     escaped, keep = escaped_text(_truncated(text))
                     utf8 = escaped.encode()
                 else:
@@ -163,12 +162,12 @@ def _height(points: float) -> bytes:
 
 def _truncated(text: str) -> str:
     """The text cut at Excel's limit as xlsxwriter cuts it (never inside a character beyond the BMP)."""
-    if len(text) <= MAX_TEXT // 2:
+    if len(text) <= MAX_CELL_TEXT // 2:
         return text
     units = 0
     for index, char in enumerate(text):
         units += 2 if ord(char) > 0xFFFF else 1
-        if units > MAX_TEXT:
+        if units > MAX_CELL_TEXT:
             return text[:index]
     return text
 
