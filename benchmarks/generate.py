@@ -523,6 +523,14 @@ def floor_input(ws: Any, issues: list[Any]) -> dict[str, Any]:
     }
 
 
+def remove_stale(size: Size, *, seed: int = SEED, fill: str = "inject", root: Path = CACHE) -> None:
+    """Cached folders of this size made with other toolkit sources (removed after timing: see run.fresh_copy)."""
+    current = cache_dir(size, seed, fill, root)
+    for stale in root.glob(f"u{size.units}-i{size.items}-s{seed}-{fill}-*"):
+        if stale != current:
+            shutil.rmtree(stale, ignore_errors=True)
+
+
 def cached(size: Size, *, seed: int = SEED, fill: str = "inject", jobs: int = 2, root: Path = CACHE,
            force: bool = False, log: Any = print) -> Path:
     """The cached generated folder for this size (made when missing): holds ws/, meta.json, floor-input.json."""
@@ -530,9 +538,6 @@ def cached(size: Size, *, seed: int = SEED, fill: str = "inject", jobs: int = 2,
     if not force and (dest / "meta.json").is_file():
         log(f"generated workspace (cached): {dest}")
         return dest
-    for stale in root.glob(f"u{size.units}-i{size.items}-s{seed}-{fill}-*"):  # made with other toolkit sources
-        if stale != dest:
-            shutil.rmtree(stale, ignore_errors=True)
     log(f"generating {size.label} into {dest} …")
     tmp = dest.with_name(dest.name + ".partial")
     meta = generate(tmp, size, seed=seed, fill=fill, jobs=jobs, log=log)

@@ -275,23 +275,30 @@ def spawn(step: str, folder: Path, jobs: int | None) -> dict[str, Any]:
 
 
 def fresh_copy(source: Path, dest: Path) -> Path:
-    """The generated workspace as it was before distributing: the outbox emptied, no ledger yet."""
+    """The generated workspace as it was before distributing: the outbox empty, no ledger yet.
+
+    Nothing is deleted while steps are timed (copies are removed at the end): on an ext4 without a
+    journal, as this machine's, creating a file right after thousands were deleted takes several times
+    longer (the inode allocator passes over every recently deleted inode), which would be timed as
+    distribute's, collect's and merge's own.
+    """
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
-    shutil.copytree(source / "ws", dest / "ws", symlinks=True)
+    outbox = source / "ws" / "outbox"
+    shutil.copytree(source / "ws", dest / "ws", symlinks=True,
+                    ignore=lambda folder, names: names if Path(folder) == outbox else [])
     shutil.copy2(source / "floor-input.json", dest / "floor-input.json")
-    shutil.rmtree(dest / "ws" / "outbox")
-    (dest / "ws" / "outbox").mkdir()
     return dest
 
 
 def measure(size: generate.Size, *, runs: int, workdir: Path, steps: list[str], jobs: int | None,
-            cache_root: Path, keep: bool, log: Any = print) -> dict[str, Any]:
+            cache_root: Path, log: Any = print) -> dict[str, Any]:
     """Every step `runs` times on fresh copies; {step: [result of each run]} and the generated meta."""
     source = generate.cached(size, root=cache_root, log=log)
     meta = json.loads((source / "meta.json").read_text(encoding="utf-8"))
     results: dict[str, list[dict[str, Any]]] = {step: [] for step in steps}
+    folders = []
     for run in range(1, runs + 1):
         folder = fresh_copy(source, workdir / f"{size.units}x{size.items}-run{run}")
         line = []
@@ -300,9 +307,8 @@ def measure(size: generate.Size, *, runs: int, workdir: Path, steps: list[str], 
             results[step].append(result)
             line.append(f"{step} {result['seconds']:.2f}s")
         log(f"  run {run}/{runs}: " + ", ".join(line))
-        if not keep and run < runs:
-            shutil.rmtree(folder)
-    return {"size": size, "meta": meta, "results": results, "last_run": str(folder)}
+        folders.append(folder)
+    return {"size": size, "meta": meta, "results": results, "last_run": str(folder), "earlier_runs": folders[:-1]}
 
 
 def med(results: dict[str, list[dict[str, Any]]], step: str, key: str = "seconds") -> float | None:
@@ -575,7 +581,7 @@ def main(argv: list[str] | None = None) -> int:
         for size in LINEARITY:
             print(f"{size.label}:")
             series.append(measure(size, runs=args.runs, workdir=workdir, jobs=args.jobs, cache_root=args.cache_dir,
-                                  keep=args.keep, steps=STEPS[:4]))
+                                  steps=STEPS[:4]))
         print(f"\nLinearity (median of {args.runs} runs; python {sys.version.split()[0]}, {os.cpu_count()} CPUs)\n")
         print(linearity_table(series))
         raw["linearity"] = [{"size": vars(m["size"]), "results": m["results"]} for m in series]
@@ -583,7 +589,7 @@ def main(argv: list[str] | None = None) -> int:
         size = generate.size_from(args.units, args.items, args.total, args.scale)
         print(f"{size.label}:")
         measured = measure(size, runs=args.runs, workdir=workdir, jobs=args.jobs, cache_root=args.cache_dir,
-                           keep=args.keep, steps=steps)
+                           steps=steps)
         scale = args.scale or next((name for name, s in generate.SCALES.items() if s == size), None)
         print(f"\n{describe(measured, args.runs)}\n")
         print(step_table(measured))
@@ -592,6 +598,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.workdir or args.keep:
             print(f"\nlast run's workspace: {measured['last_run']}/ws")
         raw = {"size": vars(size), "meta": measured["meta"], "results": measured["results"]}
+        series = [measured]
+    if not args.keep:  # only now: see fresh_copy
+        for folder in (f for m in series for f in m["earlier_runs"]):
+            shutil.rmtree(folder, ignore_errors=True)
+    for m in series:
+        generate.remove_stale(m["size"], root=args.cache_dir)
     raw["toolkit"] = toolkit_version()
     if args.json:
         args.json.write_text(json.dumps(raw, ensure_ascii=False, indent=1, default=str), encoding="utf-8")

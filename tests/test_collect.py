@@ -262,7 +262,7 @@ def test_every_file_received_is_archived_unchanged(ws: Workspace, cli, tmp_path:
     for row in rows:
         data = originals[Path(row.source)]
         stored = ws.root / row.archive
-        assert stored.parent.parent == ws.root / "archive" and stored.name.startswith(sha(data))
+        assert stored.parent == ws.root / "archive" and stored.name.startswith(sha(data))
         assert row.sha256 == sha(data) and stored.read_bytes() == data
 
 
@@ -382,3 +382,22 @@ def test_without_the_prefilled_texts_collect_says_to_distribute_again(ws: Worksp
     assert {p.name: p.read_bytes() for p in ws.outbox.glob("*.xlsx")} == outbox  # what units hold stays valid
     records = run_collect(cli, ws, tmp_path / "inbox")
     assert [(r["unit"], r["verdict"]) for r in records] == [(UNIT, "accepted")]
+
+
+def test_prefilled_texts_are_one_json_object_read_a_unit_at_a_time(ws: Workspace, tmp_path: Path) -> None:
+    """prefilled.json is plain JSON (one unit a line): any name or text survives, and older one-line files still read."""
+    from toolkit.manifest import PREFILLED, Prefilled, prefilled_json, read_manifest
+
+    written = (ws.state / PREFILLED).read_text(encoding="utf-8")  # by distribute
+    kept = json.loads(written)
+    assert len(kept) > 1 and len(written.splitlines()) == len(kept) + 2
+    assert all(Prefilled(ws).of(unit) == texts for unit, texts in kept.items())
+    awkward = {'市"发改委": 办公室,': {"1": {"annual": '年度目标：\n"完成"，\\ 50%", "x": 1'}},
+               "": {}, "区\n教育局": {"2": {"annual": "}\n{"}}, "长" * 600: {"3": {"annual": "长名"}}, **kept}
+    for text in (prefilled_json(awkward), json.dumps(awkward, ensure_ascii=False) + "\n"):
+        (ws.state / PREFILLED).write_text(text, encoding="utf-8")
+        assert json.loads(text) == awkward
+        store = Prefilled(ws)
+        assert {unit: store.of(unit) for unit in awkward} == awkward and store.of("没有发过的单位") == {}
+    entries = read_manifest(ws, with_prefilled=True)["units"]
+    assert {unit: entry["prefilled"] for unit, entry in entries.items()} == kept

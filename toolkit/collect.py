@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import io
 import itertools
+import os
 import zipfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -19,7 +20,7 @@ from .console import no_progress
 from .fileio import write_bytes
 from .findings import Finding
 from .ledger import ACCEPTED, REFUSED, SKIPPED, Ledger, Receipt
-from .manifest import read_manifest
+from .manifest import Prefilled, read_manifest
 from .parallel import AUTO, worker_count
 from .periods import parse_period
 from .text import match_key
@@ -118,9 +119,10 @@ def _zip_members(file: Path | str, data: bytes, depth: int = 1) -> Iterator[Inco
             yield Incoming(source, name.replace("\\", "/").rsplit("/", 1)[-1], member)
 
 
-def archive_path(ws: Workspace, sha256: str, fmt: str) -> Path:
+def archive_name(sha256: str, fmt: str) -> str:
+    """A file's archived copy, relative to the workspace: named by its hash, one folder for all."""
     ext = fmt if fmt in ("xlsx", "xlsm", "xls", "ods") else "bin"
-    return ws.root / "archive" / sha256[:2] / f"{sha256}.{ext}"
+    return f"archive/{sha256}.{ext}"
 
 
 def identify(ws: Workspace, parsed: intake.Parsed, name: str, manifest: dict) -> tuple[str, str, Finding | None]:
@@ -179,17 +181,22 @@ class Verdict:
     reason: str
     unit: str = ""
     identified_by: str = ""
-    checked: str = ""
+    checked: bytes = b""
     format: str = ""  # intake.sniff's: the archived copy's extension
 
 
-def examine(ws: Workspace, manifest: dict, incoming: Incoming, received_at: str = "") -> Verdict:
-    """Read, identify, judge and check one file (the slow part of collect)."""
+def examine(ws: Workspace, manifest: dict, incoming: Incoming, received_at: str = "",
+            prefilled: Prefilled | None = None) -> Verdict:
+    """Read, identify, judge and check one file (the slow part of collect).
+
+    `prefilled`: the units' prefilled texts, when the manifest's entries do not hold them.
+    """
     parsed = intake.parse(incoming.data, ws.spec, incoming.source, ws.limits)
-    return replace(_judge(ws, manifest, incoming, received_at, parsed), format=parsed.format)
+    return replace(_judge(ws, manifest, incoming, received_at, parsed, prefilled), format=parsed.format)
 
 
-def _judge(ws: Workspace, manifest: dict, incoming: Incoming, received_at: str, parsed: intake.Parsed) -> Verdict:
+def _judge(ws: Workspace, manifest: dict, incoming: Incoming, received_at: str, parsed: intake.Parsed,
+           prefilled: Prefilled | None) -> Verdict:
     if parsed.problem is not None and parsed.stamp is None:
         verdict = SKIPPED if parsed.problem.code == "file-not-spreadsheet" else REFUSED
         return Verdict(verdict, parsed.problem.message)
@@ -202,6 +209,8 @@ def _judge(ws: Workspace, manifest: dict, incoming: Incoming, received_at: str, 
     if parsed.format == "xlsm":
         notes.append(findings.make("file-macro").message)
     issued = manifest.get("units", {}).get(unit, {})
+    if "prefilled" not in issued:
+        issued = {**issued, "prefilled": (prefilled or Prefilled(ws)).of(unit)}
     if issued.get("role", "lead") != "lead":  # a co-organiser's return has its own layout: read it as such
         parsed = intake.parse(incoming.data, ws.spec_for(issued["role"]), incoming.source, ws.limits,
                               (parsed.format, parsed.kind))
@@ -247,12 +256,11 @@ def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None,
                 while group := list(itertools.islice(examined, COMMIT_EVERY)):
                     with ledger.batch():  # rows and checks committed together, each file archived before its row
                         for (index, incoming, receipt), verdict in group:
-                            receipt = _archived(ws, receipt, incoming, verdict.format)
+                            receipt = _archived(ws, receipt, incoming, verdict)
                             records[index] = _record(ledger, receipt, incoming, verdict)
                             if verdict.checked:
                                 issued = examiners.manifest.get("units", {}).get(verdict.unit, {})
-                                kept = replace(receipt, unit=verdict.unit)
-                                ledger.keep_check(receipt.sha256, keys.key(kept, issued), verdict.checked)
+                                ledger.keep_check(receipt.sha256, keys.key(receipt, issued), verdict.checked)
                     for _ in group:
                         tick()
 
@@ -278,7 +286,7 @@ def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None,
                     send()
                     record(keep=1)  # the batch just sent is examined while the one before is recorded
             else:
-                records[index] = _record(ledger, _archived(ws, receipt, incoming), incoming, quick)
+                records[index] = _record(ledger, _archived(ws, receipt, incoming, quick), incoming, quick)
                 tick()
         send()
         record(keep=0)
@@ -296,33 +304,36 @@ class _Examiners:
                  stack: contextlib.ExitStack) -> None:
         self.ws, self.received_at, self.count_workers, self.stack = ws, received_at, workers, stack
         self.manifest: dict = {}
+        self.prefilled: Prefilled | None = None
         self.workers = 0
         self.pool: ProcessPoolExecutor | None = None
 
     def examine(self, files: list[Incoming]) -> Iterator[Verdict]:
         if not self.workers:  # the first new file
-            self.manifest = read_manifest(self.ws, with_prefilled=True)
+            self.manifest = read_manifest(self.ws)
+            self.prefilled = Prefilled(self.ws)
             self.workers = self.count_workers()
         if self.workers <= 1:  # examined one by one, as the verdicts are asked for
-            return (examine(self.ws, self.manifest, incoming, self.received_at) for incoming in files)
+            return (examine(self.ws, self.manifest, incoming, self.received_at, self.prefilled) for incoming in files)
         if self.pool is None:  # each worker gets the workspace and the manifest once, not with every file
             self.pool = self.stack.enter_context(ProcessPoolExecutor(
-                max_workers=self.workers, initializer=_start_worker, initargs=(self.ws, self.manifest, self.received_at)))
+                max_workers=self.workers, initializer=_start_worker,
+                initargs=(self.ws, self.manifest, self.prefilled, self.received_at)))
         return self.pool.map(_examine_in_worker, files, chunksize=4)
 
 
-_worker: tuple[Workspace, dict, str] | None = None  # a collect worker's workspace, manifest and time
+_worker: tuple[Workspace, dict, Prefilled | None, str] | None = None  # a collect worker's workspace, issue, time
 
 
-def _start_worker(ws: Workspace, manifest: dict, received_at: str) -> None:
+def _start_worker(ws: Workspace, manifest: dict, prefilled: Prefilled | None, received_at: str) -> None:
     global _worker
-    _worker = (ws, manifest, received_at)
+    _worker = (ws, manifest, prefilled, received_at)
 
 
 def _examine_in_worker(incoming: Incoming) -> Verdict:
     assert _worker is not None
-    ws, manifest, received_at = _worker
-    return examine(ws, manifest, incoming, received_at)
+    ws, manifest, prefilled, received_at = _worker
+    return examine(ws, manifest, incoming, received_at, prefilled)
 
 
 def _receipt(ws: Workspace, incoming: Incoming, sha: str, received_at: str, earlier: Receipt | None) -> Receipt:
@@ -334,18 +345,21 @@ def _receipt(ws: Workspace, incoming: Incoming, sha: str, received_at: str, earl
                    "", archived)
 
 
-def _archived(ws: Workspace, receipt: Receipt, incoming: Incoming, fmt: str = "") -> Receipt:
-    """The receipt with the file's bytes archived under their hash (written once, never changed).
+def _archived(ws: Workspace, receipt: Receipt, incoming: Incoming, verdict: Verdict) -> Receipt:
+    """The file's ledger row as judged, its bytes archived under their hash (written once, never changed).
 
-    Called right before the ledger row is written: a file is always archived before it is recorded.
+    Called right before the row is written: a file is always archived before it is recorded.
     """
-    if receipt.archive:
-        return receipt
-    fmt = fmt or intake.sniff(incoming.data)[0]
-    target = archive_path(ws, receipt.sha256, fmt)
-    if not target.exists():
-        write_bytes(target, incoming.data)
-    return replace(receipt, format=fmt, archive=str(target.relative_to(ws.root)))
+    fmt, archive = receipt.format, receipt.archive
+    if not archive:
+        fmt = verdict.format or intake.sniff(incoming.data)[0]
+        archive = archive_name(receipt.sha256, fmt)
+        target = ws.root / archive
+        if not os.path.exists(target):
+            write_bytes(target, incoming.data)
+    return Receipt(id=0, sha256=receipt.sha256, received_at=receipt.received_at, source=receipt.source,
+                   file_name=receipt.file_name, size=receipt.size, format=fmt, unit=verdict.unit,
+                   verdict=verdict.verdict, reason=verdict.reason, identified_by=verdict.identified_by, archive=archive)
 
 
 def _quick_verdict(receipt: Receipt, incoming: Incoming, earlier: Receipt | None,
@@ -366,6 +380,5 @@ def _quick_verdict(receipt: Receipt, incoming: Incoming, earlier: Receipt | None
 def _record(ledger: Ledger, receipt: Receipt, incoming: Incoming, verdict: Verdict) -> CollectRecord:
     """One ledger row per file received; the same file seen again from the same place adds none."""
     if not (verdict.verdict == SKIPPED and ledger.seen(receipt.sha256, receipt.source)):
-        ledger.record(replace(receipt, verdict=verdict.verdict, reason=verdict.reason, unit=verdict.unit,
-                              identified_by=verdict.identified_by))
+        ledger.record(receipt)
     return CollectRecord(incoming.source, verdict.unit, verdict.verdict, verdict.reason, verdict.identified_by)

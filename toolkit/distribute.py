@@ -20,7 +20,7 @@ from .console import no_progress
 from .fileio import atomic_path, write_text
 from .findings import Finding
 from .layout import new_workbook, row_height, text_sheet, write_contact_row
-from .manifest import MANIFEST, PREFILLED, read_manifest
+from .manifest import MANIFEST, PREFILLED, prefilled_json, read_manifest
 from .parallel import AUTO, worker_count
 from .resources import templates_dir
 from .spec import Column, Spec
@@ -190,7 +190,7 @@ def notice_name(issue: UnitIssue) -> str:
 
 def write_manifest(ws: Workspace, issues: list[UnitIssue]) -> None:
     prefilled = {i.unit: dict(zip(i.stamp.items, i.prefilled, strict=True)) for i in issues}
-    write_text(ws.state / PREFILLED, json.dumps(prefilled, ensure_ascii=False) + "\n")
+    write_text(ws.state / PREFILLED, prefilled_json(prefilled))
     data = {
         "campaign": ws.campaign_id,
         "period": ws.period.code,

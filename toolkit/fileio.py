@@ -40,9 +40,10 @@ def _replacing(tmp: Path, target: Path) -> Iterator[None]:
             ) from exc
         except OSError as exc:  # e.g. a folder of that name is in the way
             raise OutputError(f"无法写入“{target}”：{exc.strerror or exc}。请检查该位置后重试。") from exc
-    finally:
+    except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        raise
 
 
 @contextlib.contextmanager

@@ -85,6 +85,7 @@ def check_limits(data: bytes, fmt: str, limits: Limits, file: str,
 _LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, then the name's and the extra field's lengths
 _ROOT_ELEMENT = re.compile(rb"<[A-Za-z_]")  # the first start tag: no DOCTYPE may come after it
 HEAD = 4096
+FIRST_STEP = 256
 
 
 def _member_bytes(archive: zipfile.ZipFile, data: bytes, info: zipfile.ZipInfo, whole: bool) -> bytes:
@@ -99,18 +100,21 @@ def _member_bytes(archive: zipfile.ZipFile, data: bytes, info: zipfile.ZipInfo, 
     if signature != b"PK\x03\x04":
         raise zipfile.BadZipFile(f"{info.filename}：本地文件头损坏")
     start = info.header_offset + _LOCAL_HEADER.size + name_len + extra_len
-    raw = data[start:start + info.compress_size]
+    raw = memoryview(data)[start:start + info.compress_size]
     inflater = zlib.decompressobj(-zlib.MAX_WBITS)
     if whole:
-        xml = raw if info.compress_type == zipfile.ZIP_STORED else inflater.decompress(raw, info.file_size + 1)
+        xml = bytes(raw) if info.compress_type == zipfile.ZIP_STORED else inflater.decompress(raw, info.file_size + 1)
         if len(xml) > info.file_size:
             raise zipfile.BadZipFile(f"{info.filename}：内容大于其声明的大小")
         return xml
     if info.compress_type == zipfile.ZIP_STORED:
-        return raw[:info.file_size]
-    head = inflater.decompress(raw, min(HEAD, info.file_size))
+        return bytes(raw[:info.file_size])
+    # A small first step: the root element is usually within the first hundred bytes.
+    step = FIRST_STEP
+    head = inflater.decompress(raw, min(step, info.file_size))
     while not _ROOT_ELEMENT.search(head) and not inflater.eof and len(head) < info.file_size:
-        more = inflater.decompress(inflater.unconsumed_tail, min(HEAD, info.file_size - len(head)))
+        step = min(step * 4, HEAD)
+        more = inflater.decompress(inflater.unconsumed_tail, min(step, info.file_size - len(head)))
         if not more:
             break
         head += more
@@ -257,11 +261,14 @@ def _item_rows(grid: Grid, header: Header, spec: Spec) -> list[ItemRow]:
     id_key = spec.by_role("id").key
     header_keys = {k for c in spec.columns for k in c.header_keys()}
     columns = list(header.columns.items())
+    last_column = max(header.columns.values(), default=-1)
     rows: list[ItemRow] = []
     for r in range(header.last_row + 1, grid.height):
         line = grid.rows[r]
-        width = len(line)
-        texts = {key: line[c] if c < width and line[c] != "" else None for key, c in columns}
+        if len(line) > last_column:  # calamine's rows are all as wide as the sheet
+            texts = {key: None if (value := line[c]) == "" else value for key, c in columns}
+        else:
+            texts = {key: line[c] if c < len(line) and line[c] != "" else None for key, c in columns}
         first = texts[id_key]
         seq = normalise_seq(first)
         if (seq if seq is first else match_key(first)) in header_keys:

@@ -113,12 +113,12 @@ class Ledger:
         return self.db.execute("SELECT 1 FROM receipts WHERE sha256 = ? AND source = ? LIMIT 1",
                                (sha256, source)).fetchone() is not None
 
-    def cached_check(self, sha256: str, key: str) -> str | None:
+    def cached_check(self, sha256: str, key: str) -> str | bytes | None:
         """A return's validation, kept from an earlier run with the same spec, issue and toolkit."""
         row = self.db.execute("SELECT payload FROM checks WHERE sha256 = ? AND key = ?", (sha256, key)).fetchone()
         return row[0] if row else None
 
-    def keep_check(self, sha256: str, key: str, payload: str) -> None:
+    def keep_check(self, sha256: str, key: str, payload: str | bytes) -> None:
         self.db.execute("INSERT OR REPLACE INTO checks (sha256, key, payload) VALUES (?, ?, ?)", (sha256, key, payload))
 
     def all(self) -> list[Receipt]:

@@ -24,8 +24,8 @@ from .workspace import Workspace
 class CheckedReturn:
     """A return as checked: its findings, and its answers cleaned for the summary.
 
-    Kept in the ledger as two lines of JSON, the answers last: validate and status need only the findings,
-    so the answers (most of the text) are parsed when first asked for.
+    Kept in the ledger as two lines of JSON (UTF-8 bytes), the answers last: validate and status need only
+    the findings, so the answers (most of the text) are decoded and parsed when first asked for.
     """
 
     unit: str
@@ -33,7 +33,7 @@ class CheckedReturn:
     received_at: str
     findings: list[Finding] = field(default_factory=list)
     contact: dict[str, str] = field(default_factory=dict)
-    kept_answers: str = field(default="", repr=False)  # the answers as kept, not parsed yet
+    kept_answers: str | bytes = field(default="", repr=False)  # the answers as kept, not parsed yet
     _answers: dict[str, dict[str, str]] | None = field(default=None, repr=False)
 
     @property
@@ -47,15 +47,18 @@ class CheckedReturn:
     def errors(self) -> int:
         return sum(f.is_error for f in self.findings)
 
-    def to_json(self) -> str:
+    def to_json(self) -> bytes:
+        """Bytes, made once in the process that checked the return: collect's main process passes them on to
+        the ledger as they are."""
         head = {"unit": self.unit, "file": self.file, "received_at": self.received_at, "contact": self.contact,
                 "findings": [f.to_dict() for f in self.findings]}
         # json.dumps escapes every line break inside a string: the first one divides the two parts.
-        return json.dumps(head, ensure_ascii=False) + "\n" + json.dumps(self.answers, ensure_ascii=False)
+        return (json.dumps(head, ensure_ascii=False) + "\n" + json.dumps(self.answers, ensure_ascii=False)).encode()
 
     @classmethod
-    def from_json(cls, text: str) -> CheckedReturn:
-        head, _, answers = text.partition("\n")
+    def from_json(cls, kept: str | bytes) -> CheckedReturn:
+        """`kept`: to_json's bytes, or text (as earlier versions kept it)."""
+        head, _, answers = kept.partition(b"\n") if isinstance(kept, bytes) else kept.partition("\n")
         data = json.loads(head)
         data["findings"] = [Finding(**f) for f in data["findings"]]
         if "answers" in data:  # kept by an earlier version, in one part
@@ -254,7 +257,7 @@ def check_return(spec: Spec, table: intake.ReturnTable, unit: str, issued: dict[
                     result.findings += _check_prefilled(col, prefilled.get(key, ""), text,
                                                         {**at, "column": col.label, "cell": row.cells[key]})
                 continue
-            if quick and type(raw_values.get(key)) is str and not _NOT_PLAIN.search(text):
+            if quick and type(raw_values.get(key)) is str and (text.isprintable() or not _NOT_PLAIN.search(text)):
                 # Most answers: clean text, or a choice written as listed: nothing to report.
                 cleaned = text.strip() if "\n" not in text else tidy_multiline(text)
                 if quick == "text" and cleaned:
@@ -283,6 +286,7 @@ def check_return(spec: Spec, table: intake.ReturnTable, unit: str, issued: dict[
 
 
 # A filled cell needing check_value: control characters, or a carriage return (\r\n, \r) to tidy.
+# (A text that isprintable() holds none of them: the quicker test, for one-paragraph answers.)
 _NOT_PLAIN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\r]")
 
 
@@ -320,13 +324,13 @@ def _short(text: str, limit: int = 300) -> str:
 
 def validate(ws: Workspace, tick: Callable[[], None] = no_progress, manifest: dict | None = None) -> ValidationResult:
     """Check the current return of every unit that has one; a return checked before is not read again."""
-    from .manifest import read_manifest
+    from .manifest import Prefilled, read_manifest
 
     issued_units: dict[str, dict] = (manifest if manifest is not None else read_manifest(ws)).get("units", {})
     order = {unit: i for i, unit in enumerate(issued_units)}
     keys = CheckKeys(ws)
     returns = {}
-    prefilled: dict[str, dict] = {}  # read only when a return must be checked again
+    prefilled: Prefilled | None = None  # read only when a return must be checked again
     with Ledger(ws.state / "ledger.sqlite") as ledger, ledger.batch():
         current = ledger.current_returns()
         for unit, receipt in sorted(current.items(), key=lambda kv: order.get(kv[0], len(order))):
@@ -336,9 +340,10 @@ def validate(ws: Workspace, tick: Callable[[], None] = no_progress, manifest: di
             if cached is not None:
                 returns[unit] = CheckedReturn.from_json(cached)
             else:
-                if "prefilled" not in issued and not prefilled:
-                    prefilled.update(read_manifest(ws, with_prefilled=True).get("units", {}))
-                returns[unit] = check_receipt(ws, receipt, prefilled.get(unit, issued))
+                if "prefilled" not in issued:
+                    prefilled = prefilled or Prefilled(ws)
+                    issued = {**issued, "prefilled": prefilled.of(unit)}
+                returns[unit] = check_receipt(ws, receipt, issued)
                 ledger.keep_check(receipt.sha256, key, returns[unit].to_json())
             tick()
     not_returned = [u for u in issued_units if u not in current]

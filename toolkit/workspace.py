@@ -123,11 +123,16 @@ class Workspace:
         """Held by every command that writes in the workspace."""
         return workspace_lock(self.state)
 
-    def secret(self) -> bytes:
+    @functools.cached_property
+    def _secret(self) -> bytes:
         path = self.state / "secret"
         if not path.is_file():
             raise WorkspaceError(f"工作区缺少密钥文件 {path}：请勿删除 .toolkit 文件夹；如已丢失，需重新 init 并重新分发。")
         return path.read_bytes().strip()
+
+    def secret(self) -> bytes:
+        """Read once per workspace object: collect checks the stamp of every return with it."""
+        return self._secret
 
     def load_targets(self) -> tuple[TargetList, list]:
         if not self.targets_path.is_file():
