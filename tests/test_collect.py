@@ -358,7 +358,7 @@ def test_automatic_jobs_start_workers_only_for_many_files(monkeypatch: pytest.Mo
 
 def test_files_are_counted_with_the_members_of_each_zip(tmp_path: Path) -> None:
     """The progress bar's length and the automatic --jobs: a zip of returns counts as its returns."""
-    from toolkit.collect import count_files
+    from toolkit.collect import count_files, list_files
 
     inbox = tmp_path / "inbox"
     (inbox / "sub").mkdir(parents=True)
@@ -366,8 +366,8 @@ def test_files_are_counted_with_the_members_of_each_zip(tmp_path: Path) -> None:
     (inbox / "sub" / "Thumbs.db").write_bytes(b"x")  # never collected, never counted
     write_zip(inbox / "sub" / "各单位回报.zip", {f"{i}.xlsx": b"x" for i in range(3)}, "gbk")
     (inbox / "坏的.zip").write_bytes(b"PK not a zip")
-    assert count_files([inbox]) == 1 + 3 + 1
-    assert count_files([inbox / "sub" / "各单位回报.zip", inbox / "a.xlsx"]) == 4
+    assert count_files(list_files([inbox])) == 1 + 3 + 1
+    assert count_files(list_files([inbox / "sub" / "各单位回报.zip", inbox / "a.xlsx"])) == 4
 
 
 def test_without_the_prefilled_texts_collect_says_to_distribute_again(ws: Workspace, cli, tmp_path: Path) -> None:
@@ -392,12 +392,15 @@ def test_prefilled_texts_are_one_json_object_read_a_unit_at_a_time(ws: Workspace
     kept = json.loads(written)
     assert len(kept) > 1 and len(written.splitlines()) == len(kept) + 2
     assert all(Prefilled(ws).of(unit) == texts for unit, texts in kept.items())
+    lazy, first = Prefilled(ws), next(iter(kept))
+    assert lazy.of(first) == kept[first] and list(lazy._parsed) == [first]  # one unit parsed, not the file
     awkward = {'市"发改委": 办公室,': {"1": {"annual": '年度目标：\n"完成"，\\ 50%", "x": 1'}},
                "": {}, "区\n教育局": {"2": {"annual": "}\n{"}}, "长" * 600: {"3": {"annual": "长名"}}, **kept}
     for text in (prefilled_json(awkward), json.dumps(awkward, ensure_ascii=False) + "\n"):
         (ws.state / PREFILLED).write_text(text, encoding="utf-8")
         assert json.loads(text) == awkward
         store = Prefilled(ws)
+        assert len(store._parsed) == (0 if text.startswith("{\n") else len(awkward))  # per unit, or whole
         assert {unit: store.of(unit) for unit in awkward} == awkward and store.of("没有发过的单位") == {}
     entries = read_manifest(ws, with_prefilled=True)["units"]
     assert {unit: entry["prefilled"] for unit, entry in entries.items()} == kept

@@ -394,12 +394,12 @@ def test_a_member_said_to_start_beyond_the_end_of_the_file_is_unreadable(tmp_pat
 
 def test_a_zip_needing_a_newer_zip_version_is_refused_or_skipped_not_raised(corpus: Corpus, tmp_path: Path) -> None:
     """zipfile raises NotImplementedError for an unknown 'version needed to extract' (found by byte-level fuzzing)."""
-    from toolkit.collect import gather
+    from toolkit.collect import gather, list_files
 
     data, first_entry = tiny_xlsx()
     data[first_entry + 6] = 84  # version needed to extract: 8.4
     parsed = intake.parse(bytes(data), corpus.ws.spec, "坏.xlsx")
     assert parsed.problem is not None and parsed.problem.code == "file-unreadable"
     (tmp_path / "回报.zip").write_bytes(bytes(data))
-    (received,) = list(gather([tmp_path / "回报.zip"]))  # not opened as an archive: collected as one file
+    (received,) = list(gather(list_files([tmp_path / "回报.zip"])))  # not opened as an archive: collected as one file
     assert received.source.endswith("回报.zip")

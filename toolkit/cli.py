@@ -128,13 +128,14 @@ def collect(
 ) -> None:
     """收集回报：识别每个文件属于哪个单位，原样存档并记入台账；同一单位的新回报取代旧的。"""
     from .collect import collect as run
-    from .collect import count_files
+    from .collect import count_files, list_files
     from .status import parse_as_of
 
     ws = open_workspace(workspace)
     when = parse_as_of(as_of) if as_of else None
-    with progress("收集回报", count_files(paths)) as tick:
-        records = run(ws, paths, when, tick, jobs)
+    listed = list_files(paths)
+    with progress("收集回报", count_files(listed)) as tick:
+        records = run(ws, paths, when, tick, jobs, listed)
     if as_json:
         print(json.dumps([r.to_dict() for r in records], ensure_ascii=False, indent=1))
     else:

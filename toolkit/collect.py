@@ -67,25 +67,33 @@ def zip_member_name(info: zipfile.ZipInfo) -> str:
     return info.filename
 
 
-def gather(paths: list[Path]) -> Iterator[Incoming | CollectRecord]:
-    """Files under the given paths (folders recursively, .zip archives opened), in a stable order."""
+def list_files(paths: list[Path]) -> list[Path | CollectRecord]:
+    """The files under the given paths (folders recursively), in a stable order; a record for a path not there."""
+    listed: list[Path | CollectRecord] = []
     for path in paths:
         if not path.exists():
-            yield CollectRecord(str(path), "", SKIPPED, findings.make("path-missing").message)
+            listed.append(CollectRecord(str(path), "", SKIPPED, findings.make("path-missing").message))
             continue
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-        for file in files:
-            if file.name.lower() in JUNK_NAMES:
-                continue
-            try:
-                data = file.read_bytes()
-            except OSError as exc:
-                yield CollectRecord(str(file), "", SKIPPED, findings.make("file-locked", reason=exc.strerror or exc).message)
-                continue
-            if file.suffix.lower() not in SPREADSHEET_SUFFIXES and _is_plain_zip(data):
-                yield from _zip_members(file, data)
-            else:
-                yield Incoming(str(file), file.name, data)
+        listed += [file for file in files if file.name.lower() not in JUNK_NAMES]
+    return listed
+
+
+def gather(listed: list[Path | CollectRecord]) -> Iterator[Incoming | CollectRecord]:
+    """Each listed file's bytes (.zip archives opened), in order."""
+    for file in listed:
+        if isinstance(file, CollectRecord):
+            yield file
+            continue
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            yield CollectRecord(str(file), "", SKIPPED, findings.make("file-locked", reason=exc.strerror or exc).message)
+            continue
+        if file.suffix.lower() not in SPREADSHEET_SUFFIXES and _is_plain_zip(data):
+            yield from _zip_members(file, data)
+        else:
+            yield Incoming(str(file), file.name, data)
 
 
 def _is_plain_zip(data: bytes) -> bool:
@@ -154,12 +162,10 @@ def identify(ws: Workspace, parsed: intake.Parsed, name: str, manifest: dict) ->
     return "", "content", findings.make("identify-failed", items="、".join(sorted(items, key=int)) or "无")
 
 
-def count_files(paths: list[Path]) -> int:
+def count_files(listed: list[Path | CollectRecord]) -> int:
     """How many files collect will look at, a .zip counting its members (one level down, from its directory):
     the length of the progress bar, and what decides on worker processes."""
-    files = [f for path in paths for f in (path.rglob("*") if path.is_dir() else [path])
-             if f.is_file() and f.name.lower() not in JUNK_NAMES]
-    return sum(_members(f) if f.suffix.lower() == ".zip" else 1 for f in files)
+    return sum(_members(f) if f.suffix.lower() == ".zip" else 1 for f in listed if isinstance(f, Path))
 
 
 def _members(file: Path) -> int:
@@ -233,11 +239,13 @@ FILES_PER_WORKER = 150  # automatic --jobs: a worker pays for itself from about 
 
 
 def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None,
-            tick: Callable[[], None] = no_progress, jobs: int = AUTO) -> list[CollectRecord]:
+            tick: Callable[[], None] = no_progress, jobs: int = AUTO,
+            listed: list[Path | CollectRecord] | None = None) -> list[CollectRecord]:
     """Collect every file under `paths`; one record per file, in input order, whatever happens to the others.
 
     Every file is archived before its ledger row is written; with `jobs` > 1 (or AUTO and many files)
     new files are examined in that many processes, with the same records as one job.
+    `listed`: list_files(paths), when the caller has listed them already (for the progress bar).
     """
     received_at = (as_of or dt.datetime.now()).isoformat(timespec="seconds")
     keys = CheckKeys(ws)
@@ -246,7 +254,8 @@ def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None,
     pending: Batch = []
     in_flight: list[tuple[Batch, Iterator[Verdict]]] = []  # sent to be examined, oldest first
     with ws.lock(), Ledger(ws.state / "ledger.sqlite") as ledger, contextlib.ExitStack() as stack:
-        examiners = _Examiners(ws, received_at, lambda: worker_count(jobs, count_files(paths), FILES_PER_WORKER), stack)
+        listed = list_files(paths) if listed is None else listed
+        examiners = _Examiners(ws, received_at, lambda: worker_count(jobs, count_files(listed), FILES_PER_WORKER), stack)
 
         def record(keep: int) -> None:
             """Record the verdicts of the batches in flight but the last `keep`, in the order they were sent."""
@@ -270,7 +279,7 @@ def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None,
                 pending.clear()
 
         examining: dict[str, str] = {}  # sha256 -> name of a file of this run sent to be examined
-        for index, incoming in enumerate(gather(paths)):
+        for index, incoming in enumerate(gather(listed)):
             if isinstance(incoming, CollectRecord):
                 records[index] = incoming
                 tick()

@@ -44,20 +44,19 @@ class Prefilled:
 
     def __init__(self, ws: Workspace) -> None:
         path = ws.state / PREFILLED
-        data = path.read_bytes() if path.is_file() else b""
+        self._data = path.read_bytes() if path.is_file() else b""
         self._parsed: dict[str, dict[str, dict[str, str]]] = {}
-        self._lines = _unit_lines(data)
-        if self._lines is None:
-            self._parsed = _read_json(path)
-            self._lines = {}
-        if not self._lines and not self._parsed:
+        self._spans = _unit_spans(self._data)
+        if self._spans is None:
+            self._parsed, self._spans = _read_json(path), {}
+        if not self._spans and not self._parsed:
             raise WorkspaceError(f"工作区缺少各单位的预填内容 {path}：请重新运行 toolkit distribute"
                                  "（目标任务清单未改时，已发出的填报表不会改变），再运行本命令。")
 
     def of(self, unit: str) -> dict[str, dict[str, str]]:
         if unit not in self._parsed:
-            line = self._lines.get(unit)
-            self._parsed[unit] = json.loads(line) if line else {}
+            start, end = self._spans.get(unit, (0, 0))
+            self._parsed[unit] = json.loads(self._data[start:end]) if end else {}
         return self._parsed[unit]
 
 
@@ -65,24 +64,31 @@ _DECODER = json.JSONDecoder()
 _NAME_BYTES = 1024  # a unit's name, JSON-escaped, fits in this many bytes (else its whole line is decoded)
 
 
-def _unit_lines(data: bytes) -> dict[str, bytes] | None:
-    """Unit -> the JSON of its texts (UTF-8, decoded when parsed), from a file in prefilled_json's layout;
-    None for any other layout."""
-    lines = data.split(b"\n")
-    if len(lines) < 3 or lines[0] != b"{" or lines[-2:] != [b"}", b""]:
+def _unit_spans(data: bytes) -> dict[str, tuple[int, int]] | None:
+    """Unit -> where the JSON of its texts is in `data` (prefilled_json's layout); None for any other layout."""
+    if not data.startswith(b"{\n") or not data.endswith(b"\n}\n") or len(data) < 5:
         return None
-    out = {}
+    spans = {}
+    start, last = 2, len(data) - 3  # each line from just after "{\n" to just before "\n}\n"
     try:
-        for line in lines[1:-2]:
-            head = line[:_NAME_BYTES].decode("utf-8", "ignore") if len(line) > _NAME_BYTES else line.decode()
-            unit, end = _DECODER.raw_decode(head)
-            name_end = len(head[:end].encode())
-            if not isinstance(unit, str) or line[name_end:name_end + 2] != b": ":
+        while start < last:
+            end = data.find(b"\n", start, last)
+            end = last if end < 0 else end
+            value_end = end - 1 if data[end - 1:end] == b"," else end
+            text = data[start:min(value_end, start + _NAME_BYTES)].decode("utf-8", "ignore")
+            try:
+                unit, name_chars = _DECODER.raw_decode(text)
+            except ValueError:  # a name longer than _NAME_BYTES
+                text = data[start:value_end].decode()
+                unit, name_chars = _DECODER.raw_decode(text)
+            name_end = start + len(text[:name_chars].encode())
+            if not isinstance(unit, str) or data[name_end:name_end + 2] != b": ":
                 return None
-            out[unit] = line[name_end + 2:].removesuffix(b",")
+            spans[unit] = (name_end + 2, value_end)
+            start = end + 1
     except ValueError:  # UnicodeDecodeError too
         return None
-    return out
+    return spans
 
 
 def _read_json(path: Path) -> dict[str, Any]:
