@@ -225,6 +225,7 @@ def _judge(ws: Workspace, manifest: dict, incoming: Incoming, received_at: str, 
 
 
 BATCH = 64  # files read before they are examined together (memory stays bounded)
+CHUNK = 16  # files sent to a worker at a time: fewer, larger messages cost the two processes less
 COMMIT_EVERY = 16  # files recorded per ledger transaction: a kill loses at most these rows, never their files
 
 
@@ -328,7 +329,7 @@ class _Examiners:
             self.pool = self.stack.enter_context(ProcessPoolExecutor(
                 max_workers=self.workers, initializer=_start_worker,
                 initargs=(self.ws, self.manifest, self.prefilled, self.received_at)))
-        return self.pool.map(_examine_in_worker, files, chunksize=4)
+        return self.pool.map(_examine_in_worker, files, chunksize=CHUNK)
 
 
 _worker: tuple[Workspace, dict, Prefilled | None, str] | None = None  # a collect worker's workspace, issue, time

@@ -233,7 +233,7 @@ def read_stamp(grids: list[Grid]) -> dict[str, str] | None:
 
 def find_table(grids: list[Grid], spec: Spec) -> ReturnTable | None:
     """The sheet holding the spec's table: the one whose header names the most of its columns."""
-    matchers = {c.key: (lambda k, c=c: k in c.header_keys()) for c in spec.columns}
+    matchers = {c.key: c.header_keys().__contains__ for c in spec.columns}
     best: tuple[int, Grid, Header] | None = None
     for grid in grids:
         if grid.height and grid.value(0, 0) == stamp.MARKER:

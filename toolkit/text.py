@@ -56,7 +56,9 @@ def remove_control_chars(text: str) -> str:
 
 def paragraphs(text: str) -> list[str]:
     """The non-empty lines of a cell: a blank line between paragraphs is not content."""
-    return [line.strip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n") if line.strip()]
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return [line for line in map(str.strip, text.split("\n")) if line]
 
 
 def tidy_multiline(text: str) -> str:
