@@ -326,10 +326,19 @@ class _Examiners:
         if self.workers <= 1:  # examined one by one, as the verdicts are asked for
             return (examine(self.ws, self.manifest, incoming, self.received_at, self.prefilled) for incoming in files)
         if self.pool is None:  # each worker gets the workspace and the manifest once, not with every file
+            _prepare(self.ws)
             self.pool = self.stack.enter_context(ProcessPoolExecutor(
                 max_workers=self.workers, initializer=_start_worker,
                 initargs=(self.ws, self.manifest, self.prefilled, self.received_at)))
         return self.pool.map(_examine_in_worker, files, chunksize=CHUNK)
+
+
+def _prepare(ws: Workspace) -> None:
+    """The layout, the limits and the messages, worked out once before the workers start: forked ones
+    inherit them instead of each working them out again."""
+    ws.spec_for("lead")
+    ws.limits  # noqa: B018 (a cached property: reading it works it out)
+    findings.catalogue()
 
 
 _worker: tuple[Workspace, dict, Prefilled | None, str] | None = None  # a collect worker's workspace, issue, time
