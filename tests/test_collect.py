@@ -21,6 +21,7 @@ import pytest
 from returns import (
     SEED_UNIT,
     UNIT,
+    copy_workspace,
     distributed_workspace,
     docx_bytes,
     lock_file_bytes,
@@ -354,6 +355,45 @@ def test_automatic_jobs_start_workers_only_for_many_files(monkeypatch: pytest.Mo
     assert parallel.worker_count(parallel.AUTO, tasks=40, tasks_per_worker=150) == 1
     assert parallel.worker_count(parallel.AUTO, tasks=320, tasks_per_worker=150) == 2
     assert parallel.worker_count(parallel.AUTO, tasks=5000, tasks_per_worker=150) == 4  # no more than the cores
+
+
+SPAWNED_COLLECT = """
+import json, multiprocessing, sys
+from pathlib import Path
+from toolkit.collect import collect
+from toolkit.workspace import open_workspace
+
+if __name__ == "__main__":
+    multiprocessing.set_start_method("spawn", force=True)
+    records = collect(open_workspace(Path(sys.argv[1])), [Path(sys.argv[2])], jobs=2)
+    print(json.dumps([r.to_dict() for r in records], ensure_ascii=False))
+"""
+
+
+def test_collect_with_spawned_workers_as_on_windows(ws: Workspace, tmp_path: Path) -> None:
+    """Windows starts workers with spawn: the workspace, the manifest and the prefilled texts must pickle, and two
+    spawned workers give the records and the findings of one process."""
+    from toolkit.validate import validate
+
+    inbox = tmp_path / "inbox"
+    units = list(json.loads((ws.outbox / "manifest.json").read_text(encoding="utf-8"))["units"])
+    for unit in units:
+        make_return(ws, inbox / f"{unit}.xlsx", unit)
+    (inbox / "说明.txt").write_text("见附件", encoding="utf-8")
+    twin = copy_workspace(ws, tmp_path / "twin")  # the same campaign, collected apart
+    one = [r.to_dict() for r in collect(twin, [inbox], jobs=1)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).parent.parent),
+                                                                      os.environ.get("PYTHONPATH")]))}
+    spawned = subprocess.run([sys.executable, "-c", SPAWNED_COLLECT, str(ws.root), str(inbox)], capture_output=True,
+                             text=True, timeout=300, env=env, check=False)
+    assert spawned.returncode == 0, spawned.stderr
+    assert json.loads(spawned.stdout) == one and len(one) == len(units) + 1
+    assert sum(r["verdict"] == "accepted" for r in one) == len(units)
+
+    def found(workspace: Workspace) -> dict[str, list]:
+        return {u: [f.to_dict() for f in r.findings] for u, r in validate(workspace).returns.items()}
+
+    assert found(ws) == found(twin) and len(found(ws)) == len(units)
 
 
 def test_files_are_counted_with_the_members_of_each_zip(tmp_path: Path) -> None:
