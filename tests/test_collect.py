@@ -444,3 +444,16 @@ def test_prefilled_texts_are_one_json_object_read_a_unit_at_a_time(ws: Workspace
         assert {unit: store.of(unit) for unit in awkward} == awkward and store.of("没有发过的单位") == {}
     entries = read_manifest(ws, with_prefilled=True)["units"]
     assert {unit: entry["prefilled"] for unit, entry in entries.items()} == kept
+
+
+def test_a_damaged_line_of_prefilled_texts_says_to_distribute_again(ws: Workspace, cli, tmp_path: Path) -> None:
+    """Only the unit's own line is parsed, when its return arrives: a damaged one is said in words, not a traceback."""
+    path = ws.state / "prefilled.json"
+    lines = path.read_text(encoding="utf-8").split("\n")
+    damaged = next(i for i, line in enumerate(lines) if line.startswith(json.dumps(UNIT, ensure_ascii=False)))
+    lines[damaged] = lines[damaged][:len(lines[damaged]) // 2] + ","
+    path.write_text("\n".join(lines), encoding="utf-8")
+    make_return(ws, tmp_path / "inbox" / "发改委.xlsx")
+    result = cli("collect", tmp_path / "inbox", "-w", ws.root)
+    assert result.exit_code == 2 and "prefilled.json" in result.output and "toolkit distribute" in result.output
+    assert "Traceback" not in result.output

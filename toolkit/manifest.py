@@ -43,21 +43,27 @@ class Prefilled:
     """
 
     def __init__(self, ws: Workspace) -> None:
-        path = ws.state / PREFILLED
-        self._data = path.read_bytes() if path.is_file() else b""
+        self.path = ws.state / PREFILLED
+        self._data = self.path.read_bytes() if self.path.is_file() else b""
         self._parsed: dict[str, dict[str, dict[str, str]]] = {}
         self._spans = _unit_spans(self._data)
         if self._spans is None:
-            self._parsed, self._spans = _read_json(path), {}
+            self._parsed, self._spans = _read_json(self.path), {}
         if not self._spans and not self._parsed:
-            raise WorkspaceError(f"工作区缺少各单位的预填内容 {path}：请重新运行 toolkit distribute"
-                                 "（目标任务清单未改时，已发出的填报表不会改变），再运行本命令。")
+            raise self._unusable()
 
     def of(self, unit: str) -> dict[str, dict[str, str]]:
         if unit not in self._parsed:
             start, end = self._spans.get(unit, (0, 0))
-            self._parsed[unit] = json.loads(self._data[start:end]) if end else {}
+            try:
+                self._parsed[unit] = json.loads(self._data[start:end]) if end else {}
+            except ValueError:  # a damaged line: checked only now, in the worker that needs it
+                raise self._unusable() from None
         return self._parsed[unit]
+
+    def _unusable(self) -> WorkspaceError:
+        return WorkspaceError(f"工作区缺少或损坏了各单位的预填内容 {self.path}：请重新运行 toolkit distribute"
+                              "（目标任务清单未改时，已发出的填报表不会改变），再运行本命令。")
 
 
 _DECODER = json.JSONDecoder()
