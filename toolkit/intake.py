@@ -71,10 +71,10 @@ def check_limits(data: bytes, fmt: str, limits: Limits, file: str,
                     continue
                 may_hold_rows = info.file_size >= limits.rows * len(b"<row/>")
                 # LibreOffice (feedback on an .ods) may read any part: there every part is read whole.
-                xml = _member_bytes(archive, data, info, whole=may_hold_rows or fmt == "ods")
-                if b"<!DOCTYPE" in xml or b"<!ENTITY" in xml:
+                entities, rows = _scan_part(archive, data, info, whole=may_hold_rows or fmt == "ods",
+                                            count_rows=may_hold_rows)
+                if entities:
                     return findings.make("file-xml-entities", file=file)
-                rows = xml.count(b"<row") + xml.count(b"<table:table-row") if may_hold_rows else 0
                 if rows > limits.rows:
                     return findings.make("limit-rows", sheet="", rows=rows, limit=limits.rows, file=file)
     except ZIP_ERRORS as exc:  # struct.error: e.g. a member said to start beyond the end of the file
@@ -82,10 +82,45 @@ def check_limits(data: bytes, fmt: str, limits: Limits, file: str,
     return None
 
 
+def _scan_part(archive: zipfile.ZipFile, data: bytes, info: zipfile.ZipInfo, whole: bool,
+               count_rows: bool) -> tuple[bool, int]:
+    """(whether the part declares entities, how many rows it holds when counted).
+
+    A small part met before, byte for byte, is not inflated again: the program that saved a return
+    writes the same theme, styles and relationships into every workbook it saves.
+    """
+    key = None
+    if info.compress_size <= SEEN_PART_BYTES and info.compress_type in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) \
+            and not info.flag_bits & 1:
+        start = _data_start(data, info)
+        key = (info.compress_type, info.file_size, whole, count_rows, data[start:start + info.compress_size])
+        if (seen := _SEEN_PARTS.get(key)) is not None:
+            return seen
+    xml = _member_bytes(archive, data, info, whole)
+    scanned = (b"<!DOCTYPE" in xml or b"<!ENTITY" in xml,
+               xml.count(b"<row") + xml.count(b"<table:table-row") if count_rows else 0)
+    if key is not None:
+        if len(_SEEN_PARTS) >= SEEN_PARTS:
+            _SEEN_PARTS.clear()
+        _SEEN_PARTS[key] = scanned
+    return scanned
+
+
+SEEN_PART_BYTES = 4096  # parts compressed to at most this size are remembered…
+SEEN_PARTS = 512  # …this many of them, in each process
+_SEEN_PARTS: dict[tuple[int, int, bool, bool, bytes], tuple[bool, int]] = {}
 _LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, then the name's and the extra field's lengths
 _ROOT_ELEMENT = re.compile(rb"<[A-Za-z_]")  # the first start tag: no DOCTYPE may come after it
 HEAD = 4096
 FIRST_STEP = 256
+
+
+def _data_start(data: bytes, info: zipfile.ZipInfo) -> int:
+    """Where a part's compressed bytes start, after its local header."""
+    signature, name_len, extra_len = _LOCAL_HEADER.unpack_from(data, info.header_offset)
+    if signature != b"PK\x03\x04":
+        raise zipfile.BadZipFile(f"{info.filename}：本地文件头损坏")
+    return info.header_offset + _LOCAL_HEADER.size + name_len + extra_len
 
 
 def _member_bytes(archive: zipfile.ZipFile, data: bytes, info: zipfile.ZipInfo, whole: bool) -> bytes:
@@ -96,10 +131,7 @@ def _member_bytes(archive: zipfile.ZipFile, data: bytes, info: zipfile.ZipInfo, 
     """
     if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or info.flag_bits & 1:
         return archive.read(info)  # other methods, encrypted: zipfile reads them or says why not
-    signature, name_len, extra_len = _LOCAL_HEADER.unpack_from(data, info.header_offset)
-    if signature != b"PK\x03\x04":
-        raise zipfile.BadZipFile(f"{info.filename}：本地文件头损坏")
-    start = info.header_offset + _LOCAL_HEADER.size + name_len + extra_len
+    start = _data_start(data, info)
     raw = memoryview(data)[start:start + info.compress_size]
     inflater = zlib.decompressobj(-zlib.MAX_WBITS)
     if whole:
@@ -125,9 +157,11 @@ def check_cells(grids: list[Grid], limits: Limits, file: str) -> Finding | None:
     for grid in grids:
         if grid.height > limits.rows:
             return findings.make("limit-rows", sheet=grid.name, rows=grid.height, limit=limits.rows, file=file)
+        longest = limits.cell_chars
         for r, row in enumerate(grid.rows):
-            for c, value in enumerate(row):
-                if isinstance(value, str) and len(value) > limits.cell_chars:
+            for value in row:
+                if type(value) is str and len(value) > longest:
+                    c = row.index(value)
                     return findings.make("limit-cell", cell=f"{grid.name}!{cell_name(r + 1, c + 1)}",
                                          chars=len(value), limit=limits.cell_chars, file=file, sheet=grid.name)
     return None
@@ -259,7 +293,6 @@ def _item_rows(grid: Grid, header: Header, spec: Spec) -> list[ItemRow]:
     Reading stops at a second header row (a table pasted below) or a footnote.
     """
     id_key = spec.by_role("id").key
-    header_keys = {k for c in spec.columns for k in c.header_keys()}
     columns = list(header.columns.items())
     last_column = max(header.columns.values(), default=-1)
     rows: list[ItemRow] = []
@@ -271,7 +304,7 @@ def _item_rows(grid: Grid, header: Header, spec: Spec) -> list[ItemRow]:
             texts = {key: line[c] if c < len(line) and line[c] != "" else None for key, c in columns}
         first = texts[id_key]
         seq = normalise_seq(first)
-        if (seq if seq is first else match_key(first)) in header_keys:
+        if (seq if seq is first else match_key(first)) in spec.header_keys:
             break  # a second table
         if not seq:
             if not any(v is not None for v in texts.values()):

@@ -109,7 +109,7 @@ def find_header(grid: Grid, matchers: dict[str, Matcher], must_have: str, max_ro
     def evaluate(row: int, depth: int) -> Header | None:
         for r in range(row, row + depth):
             read(r)
-        if depth == 1 and not any(matchers[must_have](k) for k in keys[row] if k):
+        if depth == 1 and not any(map(matchers[must_have], filter(None, keys[row]))):
             return None  # the check below, sooner: most rows are items
         labels: dict[int, str] = {}
         candidates: dict[int, set[str]] = {}
@@ -122,13 +122,15 @@ def find_header(grid: Grid, matchers: dict[str, Matcher], must_have: str, max_ro
             if depth == 2 and len(parts) == 2 and len(labels[col]) <= MAX_LABEL:
                 found.add(match_key(labels[col]))
             candidates[col] = {k for k in found if k}
-        if not any(matchers[must_have](c) for found in candidates.values() for c in found):
+        if not any(any(map(matchers[must_have], found)) for found in candidates.values()):
             return None  # no header here: most rows are items
         columns: dict[str, int] = {}
+        free = sorted(candidates)  # columns not yet taken, left to right
         for key, matches in matchers.items():
-            for col in sorted(candidates):
-                if col not in columns.values() and any(matches(c) for c in candidates[col]):
+            for col in free:
+                if any(map(matches, candidates[col])):
                     columns[key] = col
+                    free.remove(col)
                     break
         return Header(row, row + depth - 1, columns, labels) if must_have in columns else None
 

@@ -151,7 +151,20 @@ class Rule:
     def applies(self, value: str) -> bool:
         if self.when_not_empty:
             return bool(match_key(value))
-        return match_key(value) in keys_of(self.when_values)
+        return match_key(value) in self.when_keys
+
+    # Worked out once per rule, not once per item (collect checks every item of every return).
+    @functools.cached_property
+    def when_keys(self) -> frozenset[str]:
+        return keys_of(self.when_values)
+
+    @functools.cached_property
+    def not_in_keys(self) -> frozenset[str]:
+        return keys_of(self.not_in)
+
+    @functools.cached_property
+    def empty_or_in_keys(self) -> frozenset[str] | None:
+        return None if self.empty_or_in is None else keys_of(self.empty_or_in)
 
 
 @dataclass(frozen=True)
@@ -219,6 +232,11 @@ class Spec:
     @property
     def filled(self) -> list[Column]:
         return [c for c in self.columns if c.source == "unit"]
+
+    @functools.cached_property
+    def header_keys(self) -> frozenset[str]:
+        """Every header text (as a match key) that names one of the columns: a second header row ends a table."""
+        return frozenset().union(*(c.header_keys() for c in self.columns))
 
     @property
     def status_column(self) -> Column | None:

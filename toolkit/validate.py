@@ -7,7 +7,7 @@ import functools
 import hashlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from . import __version__, findings, intake
@@ -168,17 +168,9 @@ def rule_broken(rule: Rule, value: str) -> bool:
     key = None if _WORDY.search(value) else match_key(value)  # None: not empty, not worked out yet
     if key == "":
         return rule.required
-
-    def among(words: tuple[str, ...]) -> bool:
-        nonlocal key
-        if not words or _longer_than_every(value, keys_of(words)):
-            return False
-        key = match_key(value) if key is None else key
-        return key in keys_of(words)
-
-    if among(rule.not_in):
+    if rule.not_in and _among(value, key, rule.not_in_keys):
         return True
-    if rule.empty_or_in is not None and not among(rule.empty_or_in):
+    if rule.empty_or_in_keys is not None and not (rule.empty_or_in and _among(value, key, rule.empty_or_in_keys)):
         return True
     if rule.pattern and not re.fullmatch(rule.pattern, value.strip()):
         return True
@@ -192,21 +184,27 @@ def rule_broken(rule: Rule, value: str) -> bool:
     return False
 
 
+def _among(value: str, key: str | None, keys: frozenset[str]) -> bool:
+    """Whether the value's match key (`key`, or worked out here when None) is one of `keys`."""
+    if _more_ideographs_than(_longest(keys)).search(value):
+        return False  # surely none of them: NFKC keeps every ideograph, and spaces are all a match key drops
+    return (match_key(value) if key is None else key) in keys
+
+
 _WORDY = re.compile(r"[0-9A-Za-z\u4e00-\u9fff]")  # a text holding one of these has a match key
 
 
-def _longer_than_every(value: str, keys: frozenset[str]) -> bool:
-    """Surely none of `keys`: the text holds more CJK ideographs than the longest key has characters
-    (NFKC keeps every one of them, and spaces are all a match key drops)."""
-    return _ideographs(max(map(len, keys), default=0) + 1).search(value) is not None
+@functools.cache
+def _longest(keys: frozenset[str]) -> int:
+    return max(map(len, keys), default=0)
 
 
 @functools.cache
-def _ideographs(count: int) -> re.Pattern[str]:
-    return re.compile(f"(?:[\u4e00-\u9fff][^\u4e00-\u9fff]*?){{{count}}}")
+def _more_ideographs_than(count: int) -> re.Pattern[str]:
+    return re.compile(f"(?:[\u4e00-\u9fff][^\u4e00-\u9fff]*?){{{count + 1}}}")
 
 
-def check_rules(spec: Spec, answers: dict[str, str], cells: dict[str, str], where: dict) -> list[Finding]:
+def check_rules(spec: Spec, answers: dict[str, str], cells: Mapping[str, str], where: dict) -> list[Finding]:
     out = []
     for rule in spec.rules:
         if not rule.applies(answers.get(rule.when_column, "")):
@@ -248,7 +246,7 @@ def check_return(spec: Spec, table: intake.ReturnTable, unit: str, issued: dict[
         prefilled = issued_by_seq[row.seq]
         answers: dict[str, str] = {}
         values, raw_values = row.values, row.raw
-        for col, key, is_prefilled, quick, choices in columns:
+        for col, key, is_prefilled, quick, listed in columns:
             text = values.get(key)
             if text is None:
                 continue
@@ -263,8 +261,7 @@ def check_return(spec: Spec, table: intake.ReturnTable, unit: str, issued: dict[
                 if quick == "text" and cleaned:
                     answers[key] = cleaned
                     continue
-                if quick == "choice" and (choice := choices.get(match_key(cleaned))) is not None \
-                        and match_key(choice) == match_key(cleaned):
+                if quick == "choice" and (choice := listed.get(match_key(cleaned))) is not None:
                     answers[key] = choice
                     continue
             answers[key], problems = check_value(spec, col, raw_values.get(key), text,
@@ -293,11 +290,17 @@ _NOT_PLAIN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\r]")
 def _columns_to_check(spec: Spec) -> list[tuple[Column, str, bool, str, dict[str, str]]]:
     """Each column worked out once per return, not once per cell: (column, key, prefilled, quick way, choices).
 
-    The quick way ("text" or "choice"; "" for none) takes a clean text or a choice written as listed;
-    anything else goes through check_value.
+    The quick way ("text" or "choice"; "" for none) takes a clean text or a choice written as listed
+    (`choices`: a choice's match key → the choice); anything else goes through check_value.
     """
     return [(col, col.key, col.prefilled, col.type if col.type in ("text", "choice") else "",
-             col.choice_index() if col.type == "choice" else {}) for col in spec.columns]
+             _as_listed(col.choices) if col.type == "choice" else {}) for col in spec.columns]
+
+
+@functools.cache
+def _as_listed(choices: tuple[str, ...]) -> dict[str, str]:
+    """The first of the choices written the same way wins, as in the column's choice_index."""
+    return {match_key(choice): choice for choice in reversed(choices)}
 
 
 def _check_prefilled(col: Column, issued_text: str, returned: str, at: dict) -> list[Finding]:
