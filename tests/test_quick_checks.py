@@ -98,19 +98,24 @@ def monkeypatch_module():
 
 
 def test_a_check_kept_in_the_ledger_reads_back_whole_in_either_form() -> None:
-    """Kept as two lines (findings, then the answers, parsed only when asked for); one line from earlier versions."""
+    """Kept as the findings, then the answers' layout and their texts as they are (read only when asked for);
+    what earlier versions kept (the answers as JSON, or everything on one line) reads too."""
     finding = findings.make("item-missing", item="3", unit="市发展改革委", file="a.xlsx", sheet="表")
     answers = {"1": {"progress": "第一段\n第二段\r\n\u2028第三段", "status": "完成"}, "2": {"progress": "无"}}
     checked = validate.CheckedReturn("市发展改革委", "a.xlsx", "2022-04-12T09:30:00", [finding],
                                      {"contact_person": "王刚"})
     checked.answers.update(answers)
     kept = checked.to_json()
-    assert kept.count(b"\n") == 1
+    head, layout, texts = kept.decode().split("\n", 2)
+    assert json.loads(layout) == [[["1", "progress", "status"], ["2", "progress"]], [13, 2, 1]]
+    assert texts == "第一段\n第二段\r\n\u2028第三段完成无"  # as they are, one after the other
     again = validate.CheckedReturn.from_json(kept)
     assert again.kept_answers and again._answers is None  # validate and status never parse the answers
     assert (again.answers, again.findings, again.contact) == (answers, [finding], {"contact_person": "王刚"})
-    as_text = validate.CheckedReturn.from_json(kept.decode())  # two lines of text, as the last version kept it
+    as_text = validate.CheckedReturn.from_json(kept.decode())  # text, as an earlier version kept it
     assert (as_text.answers, as_text.findings) == (answers, [finding])
+    two_lines = head + "\n" + json.dumps(answers, ensure_ascii=False)  # the answers as JSON, as the last version kept them
+    assert validate.CheckedReturn.from_json(two_lines.encode()).answers == answers
     earlier = json.dumps({"unit": "市发展改革委", "file": "a.xlsx", "received_at": "2022-04-12T09:30:00",
                           "answers": answers, "contact": {}, "findings": [finding.to_dict()]}, ensure_ascii=False)
     old = validate.CheckedReturn.from_json(earlier)

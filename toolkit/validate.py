@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import itertools
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -24,8 +25,8 @@ from .workspace import Workspace
 class CheckedReturn:
     """A return as checked: its findings, and its answers cleaned for the summary.
 
-    Kept in the ledger as two lines of JSON (UTF-8 bytes), the answers last: validate and status need only
-    the findings, so the answers (most of the text) are decoded and parsed when first asked for.
+    Kept in the ledger as UTF-8 bytes: a line of JSON with the findings, then the answers (see to_json).
+    Validate and status need only the findings, so the answers (most of the text) are read when first asked for.
     """
 
     unit: str
@@ -40,7 +41,7 @@ class CheckedReturn:
     def answers(self) -> dict[str, dict[str, str]]:
         """序号 -> column key -> text."""
         if self._answers is None:
-            self._answers = json.loads(self.kept_answers) if self.kept_answers else {}
+            self._answers = _read_answers(self.kept_answers)
         return self._answers
 
     @property
@@ -52,8 +53,13 @@ class CheckedReturn:
         the ledger as they are."""
         head = {"unit": self.unit, "file": self.file, "received_at": self.received_at, "contact": self.contact,
                 "findings": [f.to_dict() for f in self.findings]}
-        # json.dumps escapes every line break inside a string: the first one divides the two parts.
-        return (json.dumps(head, ensure_ascii=False) + "\n" + json.dumps(self.answers, ensure_ascii=False)).encode()
+        # The answers' texts follow a line of their layout (each 序号 with its column keys, then every text's
+        # length), as they are: escaping them for JSON took collect longer than checking them.
+        # json.dumps escapes every line break inside a string: the first two divide the three parts.
+        rows = [[seq, *row] for seq, row in self.answers.items()]
+        texts = [text for row in self.answers.values() for text in row.values()]
+        layout = json.dumps([rows, list(map(len, texts))])
+        return "\n".join((json.dumps(head, ensure_ascii=False), layout, "".join(texts))).encode()
 
     @classmethod
     def from_json(cls, kept: str | bytes) -> CheckedReturn:
@@ -68,6 +74,23 @@ class CheckedReturn:
     @property
     def warnings(self) -> int:
         return sum(not f.is_error for f in self.findings)
+
+
+def _read_answers(kept: str | bytes) -> dict[str, dict[str, str]]:
+    """The answers as to_json keeps them, or as one JSON object (as earlier versions kept them)."""
+    text = kept.decode() if isinstance(kept, bytes) else kept
+    if not text or text.startswith("{"):
+        return json.loads(text) if text else {}
+    layout, _, texts = text.partition("\n")
+    rows, lengths = json.loads(layout)
+    ends = itertools.accumulate(lengths)
+    start = 0
+    answers: dict[str, dict[str, str]] = {}
+    for seq, *keys in rows:
+        row = answers[seq] = {}
+        for key in keys:
+            row[key], start = texts[start:(end := next(ends))], end
+    return answers
 
 
 @dataclass
