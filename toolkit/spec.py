@@ -166,6 +166,11 @@ class Rule:
     def empty_or_in_keys(self) -> frozenset[str] | None:
         return None if self.empty_or_in is None else keys_of(self.empty_or_in)
 
+    @functools.cached_property
+    def verdicts(self) -> dict[str, bool]:
+        """Whether a short answer (无, a status word…) breaks the rule, once worked out (validate.rule_broken)."""
+        return {}
+
 
 @dataclass(frozen=True)
 class ContactField:

@@ -187,6 +187,20 @@ def _typed_date(raw: object, text: str, at: dict) -> tuple[str, list[Finding]]:
 
 def rule_broken(rule: Rule, value: str) -> bool:
     """Whether `value` in the rule's `then` column breaks it (the rule's `when` already holds)."""
+    if len(value) > SHORT_ANSWER:
+        return _rule_broken(rule, value)
+    verdicts = rule.verdicts  # short answers recur in every return: 无, 完成, …
+    if (verdict := verdicts.get(value)) is None:
+        if len(verdicts) >= 4096:
+            verdicts.clear()
+        verdict = verdicts[value] = _rule_broken(rule, value)
+    return verdict
+
+
+SHORT_ANSWER = 64
+
+
+def _rule_broken(rule: Rule, value: str) -> bool:
     # The match key of a long answer is worked out only when a short word list could hold it.
     key = None if _WORDY.search(value) else match_key(value)  # None: not empty, not worked out yet
     if key == "":
