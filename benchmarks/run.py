@@ -368,7 +368,7 @@ def step_table(measured: dict[str, Any]) -> str:
                                                  med(res, "merge", "wall")),
          _max(peak(res, "collect"), peak(res, "validate"), peak(res, "merge")),
          f"usual script: pandas (read openpyxl, write {usual_info.get('writer', '?')})" if "usual" in res
-         else "usual script: skipped (pandas not installed)", med(res, "usual")),
+         else "usual script: not run (--no-usual, or pandas not installed)", med(res, "usual")),
     ]
     lines = ["| step | time s (median) | wall s (with start-up) | peak MB | compared with | its time s | ratio |",
              "|---|---:|---:|---:|---|---:|---:|"]
