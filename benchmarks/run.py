@@ -49,6 +49,10 @@ ROOT = Path(__file__).resolve().parent.parent
 AS_OF = dt.datetime.fromisoformat(generate.AS_OF)
 STEPS = ["distribute", "collect", "validate", "merge", "collect-again", "validate-again"]
 FLOORS = ["floor-distribute", "floor-read", "floor-merge", "usual"]
+# Each floor is timed right after the step it is compared with, on the same copy: this machine's speed
+# drifts by a third within a minute, and a ratio of two times taken far apart measures the drift.
+ORDER = ["distribute", "floor-distribute", "collect", "validate", "floor-read", "merge", "floor-merge",
+         "collect-again", "validate-again", "usual"]
 LINEARITY = [generate.Size(100, 2000), generate.Size(300, 6000), generate.Size(1000, 20000)]
 TARGET_MB = 300
 SNAPSHOT_ENV = "TOOLKIT_BENCH_SNAPSHOT"  # what the snapshot was taken of
@@ -316,6 +320,20 @@ def med(results: dict[str, list[dict[str, Any]]], step: str, key: str = "seconds
     return statistics.median(values) if values else None
 
 
+def run_ratios(results: dict[str, list[dict[str, Any]]], steps: tuple[str, ...], base: str) -> list[float]:
+    """Each run's own ratio: the steps' time over its floor's (timed right after them, see ORDER)."""
+    runs = [results.get(step, []) for step in (*steps, base)]
+    if not all(runs):
+        return []
+    return [sum(r["seconds"] for r in parts[:-1]) / parts[-1]["seconds"] for parts in zip(*runs, strict=True)]
+
+
+def paired(results: dict[str, list[dict[str, Any]]], steps: tuple[str, ...], base: str) -> float | None:
+    """The median of the runs' own ratios (the table's ratio column)."""
+    ratios = run_ratios(results, steps, base)
+    return statistics.median(ratios) if ratios else None
+
+
 def peak(results: dict[str, list[dict[str, Any]]], step: str) -> float | None:
     values = [r["mb"] for r in results.get(step, [])]
     return max(values) if values else None
@@ -351,35 +369,39 @@ def step_table(measured: dict[str, Any]) -> str:
     cv = _sum(med(res, "collect"), med(res, "validate"))
     cvm = _sum(cv, med(res, "merge"))
     usual_info = (res.get("usual") or [{}])[0]
+    cycle_ratio = paired(res, ("collect", "validate", "merge"), "usual")
     rows = [
         ("distribute", med(res, "distribute"), med(res, "distribute", "wall"), peak(res, "distribute"),
-         "floor: xlsxwriter templates", med(res, "floor-distribute")),
-        ("collect", med(res, "collect"), med(res, "collect", "wall"), peak(res, "collect"), "", None),
-        ("validate", med(res, "validate"), med(res, "validate", "wall"), peak(res, "validate"), "", None),
+         "floor: xlsxwriter templates", med(res, "floor-distribute"),
+         fmt_x(paired(res, ("distribute",), "floor-distribute"))),
+        ("collect", med(res, "collect"), med(res, "collect", "wall"), peak(res, "collect"), "", None, "—"),
+        ("validate", med(res, "validate"), med(res, "validate", "wall"), peak(res, "validate"), "", None, "—"),
         ("collect + validate", cv, _sum(med(res, "collect", "wall"), med(res, "validate", "wall")),
-         _max(peak(res, "collect"), peak(res, "validate")), "floor: calamine reads every cell", med(res, "floor-read")),
+         _max(peak(res, "collect"), peak(res, "validate")), "floor: calamine reads every cell", med(res, "floor-read"),
+         fmt_x(paired(res, ("collect", "validate"), "floor-read"))),
         ("merge", med(res, "merge"), med(res, "merge", "wall"), peak(res, "merge"),
-         "floor: calamine + xlsxwriter", med(res, "floor-merge")),
+         "floor: calamine + xlsxwriter", med(res, "floor-merge"), fmt_x(paired(res, ("merge",), "floor-merge"))),
         ("collect again (nothing new)", med(res, "collect-again"), med(res, "collect-again", "wall"),
-         peak(res, "collect-again"), "", None),
+         peak(res, "collect-again"), "", None, "—"),
         ("validate again (nothing new)", med(res, "validate-again"), med(res, "validate-again", "wall"),
-         peak(res, "validate-again"), "", None),
+         peak(res, "validate-again"), "", None, "—"),
         ("collect + validate + merge", cvm, _sum(med(res, "collect", "wall"), med(res, "validate", "wall"),
                                                  med(res, "merge", "wall")),
          _max(peak(res, "collect"), peak(res, "validate"), peak(res, "merge")),
          f"usual script: pandas (read openpyxl, write {usual_info.get('writer', '?')})" if "usual" in res
-         else "usual script: not run (--no-usual, or pandas not installed)", med(res, "usual")),
+         else "usual script: not run (--no-usual, or pandas not installed)", med(res, "usual"),
+         _speedup(1, cycle_ratio) if cycle_ratio else "—"),
     ]
     lines = ["| step | time s (median) | wall s (with start-up) | peak MB | compared with | its time s | ratio |",
              "|---|---:|---:|---:|---|---:|---:|"]
-    for name, t, wall, mb, against, base in rows:
-        if t is None:
-            continue
-        if name.startswith("collect + validate + merge"):
-            ratio = _speedup(base, t)
-        else:
-            ratio = fmt_x(t / base) if base and t else "—"
-        lines.append(f"| {name} | {fmt_s(t)} | {fmt_s(wall)} | {_mb(mb)} | {against} | {fmt_s(base)} | {ratio} |")
+    for name, t, wall, mb, against, base, ratio in rows:
+        if t is not None:
+            lines.append(f"| {name} | {fmt_s(t)} | {fmt_s(wall)} | {_mb(mb)} | {against} | {fmt_s(base)} | {ratio} |")
+    lines.append("")
+    lines.append("ratio: the median of the runs' own ratios, each floor timed right after its step on the same copy.")
+    if ratios := run_ratios(res, ("collect", "validate"), "floor-read"):
+        lines.append("collect + validate against its floor, run by run: "
+                     + ", ".join(f"{r:.2f}×" for r in ratios) + ".")
     for step in ("distribute", "collect"):
         if mb := workers_peak(res, step):
             lines.append("")
@@ -417,12 +439,12 @@ def targets_table(measured: dict[str, Any], scale: str | None) -> str:
         else:
             rows.append((target, "not measured", None))
 
-    fr, fm, us = med(res, "floor-read"), med(res, "floor-merge"), med(res, "usual")
-    add("collect + validate ≤ 2× floor", cv, fr, fmt_x(cv / fr) if cv and fr else "", lambda: cv / fr <= 2)
-    add("merge ≤ 1.5× floor", med(res, "merge"), fm, fmt_x(med(res, "merge") / fm) if fm else "",
-        lambda: med(res, "merge") / fm <= 1.5)
-    add("collect + validate + merge ≥ 5× faster than the usual script", cvm, us, _speedup(us, cvm),
-        lambda: us / cvm >= 5)
+    read, merged = paired(res, ("collect", "validate"), "floor-read"), paired(res, ("merge",), "floor-merge")
+    against_usual = paired(res, ("collect", "validate", "merge"), "usual")
+    add("collect + validate ≤ 2× floor", read, 1, fmt_x(read), lambda: read <= 2)
+    add("merge ≤ 1.5× floor", merged, 1, fmt_x(merged), lambda: merged <= 1.5)
+    add("collect + validate + merge ≥ 5× faster than the usual script", against_usual, 1, _speedup(1, against_usual),
+        lambda: 1 / against_usual >= 5)
     dist = med(res, "distribute")
     add("distribute ≥ 100 workbooks/s", dist, 1, f"{units / dist:.0f}/s" if dist else "", lambda: units / dist >= 100)
     toolkit_peaks = {s: peak(res, s) for s in STEPS if s in res}
@@ -575,6 +597,7 @@ def main(argv: list[str] | None = None) -> int:
                 print("pandas is not installed (pip install -e '.[bench]'): the usual script is skipped")
             else:
                 steps.append("usual")
+    steps = [step for step in ORDER if step in steps]
     raw: dict[str, Any] = {}
     if args.linearity:
         series = []
