@@ -91,20 +91,39 @@ def _header_text(grid: Grid, row: int, col: int) -> str:
 MAX_LABEL = 60  # a header label is short: longer cell texts are never compared
 
 
-def find_header(grid: Grid, matchers: dict[str, Matcher], must_have: str, max_rows: int = 30) -> Header | None:
+def find_header(grid: Grid, matchers: dict[str, Matcher], must_have: str, max_rows: int = 30,
+                seen: dict[tuple[str, ...], tuple[dict[str, int], dict[int, str]] | None] | None = None,
+                ) -> Header | None:
     """The header row (or pair of rows) that names the most spec columns, holding `must_have`.
 
     A two-row header (a group label merged over several columns above their own labels) is read
     as the two texts joined; either text alone also matches.
+    `seen`: what rows of these very texts gave before, with the same matchers (a collect reads a
+    thousand returns of one template: the title and header rows recur).
     """
     rows = min(max_rows + 1, grid.height)
     texts: dict[int, list[str]] = {}  # row -> its header texts, read only when the search gets there
     keys: dict[int, list[str]] = {}
 
-    def read(r: int) -> None:
+    def read(r: int, *, with_keys: bool = True) -> None:
         if r not in texts:
             texts[r] = [_header_text(grid, r, c) for c in range(grid.width)]
+        if with_keys and r not in keys:
             keys[r] = [match_key(t) if len(t) <= MAX_LABEL else "" for t in texts[r]]
+
+    def evaluate_row(row: int) -> Header | None:
+        """evaluate(row, 1), or what these texts gave before."""
+        if seen is None:
+            return evaluate(row, 1)
+        read(row, with_keys=False)
+        key = tuple(texts[row])
+        if key not in seen:
+            if len(seen) >= 1024:
+                seen.clear()
+            header = evaluate(row, 1)
+            seen[key] = None if header is None else (header.columns, header.labels)
+        found = seen[key]
+        return None if found is None else Header(row, row, dict(found[0]), dict(found[1]))
 
     def evaluate(row: int, depth: int) -> Header | None:
         for r in range(row, row + depth):
@@ -136,7 +155,7 @@ def find_header(grid: Grid, matchers: dict[str, Matcher], must_have: str, max_ro
 
     # The usual case first: one row naming every column. No pair of rows above it can score as well.
     for row in range(min(max_rows, grid.height)):
-        header = evaluate(row, 1)
+        header = evaluate_row(row)
         if header is not None and len(header.columns) == len(matchers):
             return header
     best: tuple[int, int, Header] | None = None

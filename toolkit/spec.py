@@ -243,6 +243,11 @@ class Spec:
         """Every header text (as a match key) that names one of the columns: a second header row ends a table."""
         return frozenset().union(*(c.header_keys() for c in self.columns))
 
+    @functools.cached_property
+    def header_rows_seen(self) -> dict:
+        """What rows of returns gave as header rows, by their texts (sheets.find_header's `seen`)."""
+        return {}
+
     @property
     def status_column(self) -> Column | None:
         """The first filled choice column: what 完成/未完成 (or a marker such as 未报送) is written in."""
