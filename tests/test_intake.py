@@ -7,6 +7,7 @@ cell C2; 联系方式： E2, its cell F2), header row 3 (序号 A … 责任单�
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import re
@@ -32,7 +33,9 @@ from returns import (
     tidy,
 )
 
+from toolkit import intake
 from toolkit.office import convert
+from toolkit.sheets import find_header, read_grids
 from toolkit.validate import validate
 from toolkit.workspace import Workspace
 
@@ -287,6 +290,21 @@ VARIANTS = {
 def expected_answers(unit: str = UNIT) -> dict[str, dict[str, str]]:
     items, _ = example_answers(unit)
     return {seq: {k: tidy(v) for k, v in values.items()} for seq, values in items.items()}
+
+
+def test_header_rows_remembered_from_earlier_returns_read_as_a_fresh_search(ws: Workspace, tmp_path: Path) -> None:
+    """A collect remembers what rows gave as header rows, by their texts: returns of every layout read in turn
+    with one spec give the very tables a fresh search gives."""
+    plain = make_return(ws, tmp_path / "plain.xlsx")
+    tampered = [make_return(ws, tmp_path / f"{n}.xlsx", edit=edit) for n, edit in enumerate(VARIANTS.values())]
+    spec = dataclasses.replace(ws.spec)
+    matchers = {c.key: c.header_keys().__contains__ for c in spec.columns}
+    for path in [plain, *(p for t in tampered for p in (t, plain))]:
+        table = intake.parse(path.read_bytes(), spec, path.name).table
+        assert table is not None and table.rows
+        (grid,) = [g for g in read_grids(path) if g.name == table.sheet]
+        assert table.header == find_header(grid, matchers, spec.by_role("id").key)  # nothing remembered
+    assert spec.header_rows_seen
 
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=str)
