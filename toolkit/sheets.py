@@ -67,6 +67,8 @@ def read_grids(source: Path | bytes) -> list[Grid]:
 
 
 Matcher = Callable[[str], bool]
+# A row's header texts -> the columns and labels it gave as a header row, or None: see find_header's `seen`.
+HeaderRows = dict[tuple[str, ...], tuple[dict[str, int], dict[int, str]] | None]
 
 
 @dataclass
@@ -92,8 +94,7 @@ MAX_LABEL = 60  # a header label is short: longer cell texts are never compared
 
 
 def find_header(grid: Grid, matchers: dict[str, Matcher], must_have: str, max_rows: int = 30,
-                seen: dict[tuple[str, ...], tuple[dict[str, int], dict[int, str]] | None] | None = None,
-                ) -> Header | None:
+                seen: HeaderRows | None = None) -> Header | None:
     """The header row (or pair of rows) that names the most spec columns, holding `must_have`.
 
     A two-row header (a group label merged over several columns above their own labels) is read

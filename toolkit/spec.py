@@ -12,12 +12,15 @@ import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
 from .resources import preset_names, preset_path
 from .text import match_key
+
+if TYPE_CHECKING:
+    from .sheets import HeaderRows
 
 _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
 
@@ -244,7 +247,7 @@ class Spec:
         return frozenset().union(*(c.header_keys() for c in self.columns))
 
     @functools.cached_property
-    def header_rows_seen(self) -> dict:
+    def header_rows_seen(self) -> HeaderRows:
         """What rows of returns gave as header rows, by their texts (sheets.find_header's `seen`)."""
         return {}
 
