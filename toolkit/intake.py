@@ -336,7 +336,7 @@ def _contact(grid: Grid, header: Header, spec: Spec) -> dict[str, tuple[str, str
     found: dict[str, tuple[str, str]] = {}
     labels = {f.key: match_key(f.label).rstrip(":：") for f in spec.contact}
     for r in range(0, header.first_row):
-        row = [(c, match_key(grid.value(r, c))) for c in range(grid.width)]
+        row = [(c, match_key(value)) for c, value in enumerate(grid.rows[r]) if value != ""]  # empty cells name nothing
         for key, label in labels.items():
             for c, text in row:
                 if not label or not text.startswith(label):
