@@ -433,23 +433,22 @@ def targets_table(measured: dict[str, Any], scale: str | None) -> str:
     cvm = _sum(cv, med(res, "merge"))
     rows: list[tuple[str, str, bool | None]] = []
 
-    def judged(target: str, value: float | None, base: float | None, shown: str, met: Any) -> None:
-        if value is not None and base:
+    def add(target: str, value: float | None, base: float | None, shown: str, met: Any, judge: bool = True) -> None:
+        if value is None or not base:
+            rows.append((target, "not measured", None))
+        elif judge:
             rows.append((target, shown, met()))
         else:
-            rows.append((target, "not measured", None))
+            rows.append((f"{target} (the target is at province scale)", shown, None))
 
-    add = judged
-
-    if scale != "province":  # the ratios' targets are set at province scale: elsewhere they are shown, not judged
-        add = _shown_only(add, "the target is at province scale")
+    # The ratios' targets are set at province scale: at other sizes they are shown, not judged.
+    at_scale = scale == "province"
     read, merged = paired(res, ("collect", "validate"), "floor-read"), paired(res, ("merge",), "floor-merge")
     against_usual = paired(res, ("collect", "validate", "merge"), "usual")
-    add("collect + validate ≤ 2× floor", read, 1, fmt_x(read), lambda: read <= 2)
-    add("merge ≤ 1.5× floor", merged, 1, fmt_x(merged), lambda: merged <= 1.5)
+    add("collect + validate ≤ 2× floor", read, 1, fmt_x(read), lambda: read <= 2, at_scale)
+    add("merge ≤ 1.5× floor", merged, 1, fmt_x(merged), lambda: merged <= 1.5, at_scale)
     add("collect + validate + merge ≥ 5× faster than the usual script", against_usual, 1, _speedup(1, against_usual),
-        lambda: 1 / against_usual >= 5)
-    add = judged
+        lambda: 1 / against_usual >= 5, at_scale)
     dist = med(res, "distribute")
     add("distribute ≥ 100 workbooks/s", dist, 1, f"{units / dist:.0f}/s" if dist else "", lambda: units / dist >= 100)
     toolkit_peaks = {s: peak(res, s) for s in STEPS if s in res}
@@ -470,11 +469,6 @@ def targets_table(measured: dict[str, Any], scale: str | None) -> str:
     for target, shown, met in rows:
         lines.append(f"| {target} | {shown} | {'—' if met is None else 'met' if met else 'not met'} |")
     return "\n".join(lines)
-
-
-def _shown_only(add: Any, why: str) -> Any:
-    """`add` for a target that does not apply at this size: the value is shown, not judged."""
-    return lambda target, value, base, shown, met: add(f"{target} ({why})", value, base, shown, lambda: None)
 
 
 def _speedup(script: float | None, toolkit: float | None) -> str:
