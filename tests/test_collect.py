@@ -237,6 +237,17 @@ def test_zip_members_are_opened_with_their_chinese_names(encoding: str, ws: Work
         [("reason-when-done", "54", "F12")]
 
 
+def test_an_answer_written_as_a_template_is_quoted_never_run(ws: Workspace, cli, tmp_path: Path) -> None:
+    """A return is untrusted: an answer quoted in a rule's message is text, however it is written."""
+    typed = "{{ 7*7 }}{{ cycler.__init__.__globals__.os.getpid() }}{% for x in [1] %}循环{% endfor %}"
+    make_return(ws, tmp_path / "inbox" / "发改委.xlsx", answers={"2": {"status": "完成", "reason": typed}})
+    assert [r["verdict"] for r in run_collect(cli, ws, tmp_path / "inbox")] == ["accepted"]
+
+    (finding,) = [f for f in json.loads(cli("validate", "--json", "-w", ws.root).output) if f["item"] == "2"]
+    assert finding["code"] == "reason-when-done"
+    assert f"未完成原因却填了“{typed}”" in finding["message"]
+
+
 # --- the archive ---
 
 def test_every_file_received_is_archived_unchanged(ws: Workspace, cli, tmp_path: Path) -> None:

@@ -7,7 +7,9 @@ of `Finding`s; nothing else carries a problem to the user.
 from __future__ import annotations
 
 import functools
+import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,9 +42,21 @@ class Finding:
         return self.severity == ERROR
 
 
+_NAME = re.compile(r"\{\{ *([A-Za-z_]\w*) *\}\}")
+
+
 @functools.lru_cache(maxsize=512)
-def _compiled(template: str) -> jinja2.Template:
-    return _ENV.from_string(template)
+def _compiled(template: str) -> Callable[..., str]:
+    """The template's render function; one that only puts in names is done without Jinja (rendered as Jinja
+    would: a missing name as nothing, any value as str() gives it) for most messages a return gets."""
+    pieces = _NAME.split(template)  # text, name, text, name, …, text
+    texts = pieces[::2]
+    if any("{" in text or "}" in text for text in texts) or "\r" in template or template.endswith("\n"):
+        return _ENV.from_string(template).render
+
+    def render(**context: Any) -> str:
+        return "".join([piece if i % 2 == 0 else str(context.get(piece, "")) for i, piece in enumerate(pieces)])
+    return render
 
 
 @functools.cache
@@ -51,14 +65,15 @@ def catalogue() -> dict[str, dict[str, str]]:
         return tomllib.load(handle)
 
 
-def make(code: str, *, severity: str | None = None, template: str | None = None,
+def make(code: str, *, severity: str | None = None, message: str | None = None,
          unit: str = "", item: str = "", column: str = "", cell: str = "", sheet: str = "", file: str = "",
          **context: Any) -> Finding:
-    """A finding with its message rendered from the catalogue (or from a spec rule's own template)."""
+    """A finding with its message rendered from the catalogue, or `message` as it is (a spec rule's, rendered
+    already: it may quote a unit's answer, which must never be read as a template)."""
     entry = catalogue().get(code, {})
-    text = template if template is not None else entry.get("message", code)
-    message = _compiled(text).render(unit=unit, item=item, column=column, cell=cell, sheet=sheet,
-                                            file=file, **context)
+    if message is None:
+        message = _compiled(entry.get("message", code))(unit=unit, item=item, column=column, cell=cell,
+                                                          sheet=sheet, file=file, **context)
     return Finding(code=code, severity=severity or entry.get("severity", ERROR), message=message, unit=unit,
                    item=str(item), column=column, cell=cell, sheet=sheet, file=file)
 

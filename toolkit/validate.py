@@ -251,7 +251,7 @@ def check_rules(spec: Spec, answers: dict[str, str], cells: Mapping[str, str], w
             column = spec.column(rule.then_column).label
             at = {**where, "column": column, "cell": cells.get(rule.then_column, "")}
             message = spec.render_message(rule.message, value=value, **at)
-            out.append(findings.make(rule.code, severity=rule.severity, template=message, value=value, **at))
+            out.append(findings.make(rule.code, severity=rule.severity, message=message, **at))
     return out
 
 
