@@ -421,6 +421,27 @@ def test_files_are_counted_with_the_members_of_each_zip(tmp_path: Path) -> None:
     assert count_files(list_files([inbox / "sub" / "各单位回报.zip", inbox / "a.xlsx"])) == 4
 
 
+def test_files_are_listed_in_the_order_of_their_paths_without_following_linked_folders(tmp_path: Path) -> None:
+    """Records come back in this order: a subfolder's files sit where its name sorts among the files."""
+    from toolkit.collect import list_files
+
+    inbox = tmp_path / "inbox"
+    for name in ("a/c.xlsx", "a.xlsx", "a-b.xlsx", "b/d/e.xlsx", "b/B.xlsx", "B.xlsx", "回报/东城区.xlsx", "z.xlsx",
+                 "Desktop.ini"):
+        (inbox / name).parent.mkdir(parents=True, exist_ok=True)
+        (inbox / name).write_bytes(b"x")
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "not-mine.xlsx").write_bytes(b"x")
+    (inbox / "link").symlink_to(outside, target_is_directory=True)
+
+    listed = list_files([inbox])
+    expected = sorted(p for p in inbox.rglob("*") if p.is_file() and p.name != "Desktop.ini")
+    assert listed == expected
+    assert [p.relative_to(inbox).as_posix() for p in listed][:4] == ["B.xlsx", "a/c.xlsx", "a-b.xlsx", "a.xlsx"]
+    assert not any("not-mine" in p.name for p in listed)
+
+
 def test_without_the_prefilled_texts_collect_says_to_distribute_again(ws: Workspace, cli, tmp_path: Path) -> None:
     outbox = {p.name: p.read_bytes() for p in ws.outbox.glob("*.xlsx")}
     (ws.state / "prefilled.json").unlink()

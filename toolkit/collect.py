@@ -74,9 +74,30 @@ def list_files(paths: list[Path]) -> list[Path | CollectRecord]:
         if not path.exists():
             listed.append(CollectRecord(str(path), "", SKIPPED, findings.make("path-missing").message))
             continue
-        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-        listed += [file for file in files if file.name.lower() not in JUNK_NAMES]
+        files = _files_under(path) if path.is_dir() else [path]
+        listed += [file for file in files if not isinstance(file, Path) or file.name.lower() not in JUNK_NAMES]
     return listed
+
+
+def _files_under(folder: Path) -> list[Path | CollectRecord]:
+    """The files in `folder` and its subfolders (not through links), in the order sorted() gives their paths.
+
+    Each folder's names sorted, a subfolder's files in its place: comparing two paths part by part is
+    comparing their names in the folder where they part. The entries tell what they are without a stat
+    each (a province inbox is thousands of files); a folder that cannot be opened gets a record.
+    """
+    try:
+        with os.scandir(folder) as scan:
+            entries = list(scan)
+    except OSError as exc:
+        return [CollectRecord(str(folder), "", SKIPPED, findings.make("file-locked", reason=exc.strerror or exc).message)]
+    found: list[Path | CollectRecord] = []
+    for entry in sorted(entries, key=lambda e: os.path.normcase(e.name)):  # Windows sorts paths ignoring case
+        if entry.is_dir() and not entry.is_symlink():
+            found += _files_under(folder / entry.name)
+        elif entry.is_file():
+            found.append(folder / entry.name)
+    return found
 
 
 def gather(listed: list[Path | CollectRecord]) -> Iterator[Incoming | CollectRecord]:
