@@ -68,6 +68,8 @@ class SpecError(ValueError):
 
 
 def render(template: str, context: dict[str, Any]) -> str:
+    if "{" not in template and "\r" not in template and not template.endswith("\n"):
+        return template  # what Jinja would give back: most of a preset's texts are plain (compiling each cost ms)
     return _compiled(template).render(**context)
 
 
