@@ -9,13 +9,14 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import io
+import os
 import re
 import struct
 import zipfile
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import findings, stamp
 from .findings import Finding, cell_name
@@ -49,7 +50,7 @@ class Limits:
 
 
 def check_limits(data: bytes, fmt: str, limits: Limits, file: str,
-                 archive: zipfile.ZipFile | None = None) -> Finding | None:
+                 archive: Archive | None = None) -> Finding | None:
     """Size, uncompressed size, rows and XML entities, without building the workbook.
 
     The readers (calamine, openpyxl) stop at a member's declared size, so declared sizes bound the
@@ -82,7 +83,7 @@ def check_limits(data: bytes, fmt: str, limits: Limits, file: str,
     return None
 
 
-def _scan_part(archive: zipfile.ZipFile, data: bytes, info: zipfile.ZipInfo, whole: bool,
+def _scan_part(archive: Archive, data: bytes, info: Member, whole: bool,
                count_rows: bool) -> tuple[bool, int]:
     """(whether the part declares entities, how many rows it holds when counted).
 
@@ -115,7 +116,7 @@ HEAD = 4096
 FIRST_STEP = 256
 
 
-def _data_start(data: bytes, info: zipfile.ZipInfo) -> int:
+def _data_start(data: bytes, info: Member) -> int:
     """Where a part's compressed bytes start, after its local header."""
     signature, name_len, extra_len = _LOCAL_HEADER.unpack_from(data, info.header_offset)
     if signature != b"PK\x03\x04":
@@ -123,13 +124,14 @@ def _data_start(data: bytes, info: zipfile.ZipInfo) -> int:
     return info.header_offset + _LOCAL_HEADER.size + name_len + extra_len
 
 
-def _member_bytes(archive: zipfile.ZipFile, data: bytes, info: zipfile.ZipInfo, whole: bool) -> bytes:
+def _member_bytes(archive: Archive, data: bytes, info: Member, whole: bool) -> bytes:
     """A part's bytes, or (not `whole`) its head up to the root element, never beyond its declared size;
     a part read whole that holds more than it declares is refused as broken.
 
     Inflated straight from the archive: zipfile's reader costs more than the inflating.
     """
     if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or info.flag_bits & 1:
+        assert isinstance(archive, zipfile.ZipFile) and isinstance(info, zipfile.ZipInfo)  # ZipDirectory holds none
         return archive.read(info)  # other methods, encrypted: zipfile reads them or says why not
     start = _data_start(data, info)
     raw = memoryview(data)[start:start + info.compress_size]
@@ -174,17 +176,85 @@ def sniff(data: bytes) -> tuple[str, str]:
         return _sniff(data, archive)
 
 
-def open_zip(data: bytes) -> zipfile.ZipFile | None:
+def open_zip(data: bytes) -> Archive | None:
     """The bytes as a zip (its directory read), or None: not a zip, or too damaged to read one."""
     if not (data.startswith(b"PK\x03\x04") or data.startswith(b"PK\x05\x06")):
         return None
     try:
-        return zipfile.ZipFile(io.BytesIO(data))
+        return ZipDirectory.read(data) or zipfile.ZipFile(io.BytesIO(data))
     except ZIP_ERRORS:
         return None
 
 
-def _sniff(data: bytes, archive: zipfile.ZipFile | None) -> tuple[str, str]:
+class ZipPart(NamedTuple):
+    """What sniffing and the limits need of a zip member (named as zipfile.ZipInfo names them)."""
+
+    filename: str
+    flag_bits: int
+    compress_type: int
+    compress_size: int
+    file_size: int
+    header_offset: int
+
+
+class ZipDirectory:
+    """A plain zip's members, as zipfile would list them, read straight from its central directory.
+
+    zipfile builds a ZipInfo of twenty fields per member (a tenth of reading a return's cells): for a
+    zip as office programs save it (one disk, no zip64, no comment, nothing before or after, stored or
+    deflated members, no encryption) this reads the six needed. Anything else is left to zipfile.
+    """
+
+    def __init__(self, parts: list[ZipPart]) -> None:
+        self.parts = parts
+
+    @classmethod
+    def read(cls, data: bytes) -> ZipDirectory | None:
+        end = len(data) - _END.size
+        if end < 0:
+            return None
+        signature, disk, cd_disk, on_disk, count, cd_size, cd_start, comment = _END.unpack_from(data, end)
+        if signature != b"PK\x05\x06" or disk or cd_disk or on_disk != count or comment or \
+                cd_start + cd_size != end or data[end - 20:end - 16] == b"PK\x06\x07":
+            return None  # a comment, several disks, bytes before or after, zip64: zipfile's way
+        parts, at = [], cd_start
+        for _ in range(count):
+            if at + _ENTRY.size > end:
+                return None
+            signature, version, flags, method, packed, size, name_len, extra_len, comment_len, offset = \
+                _ENTRY.unpack_from(data, at)
+            if signature != b"PK\x01\x02" or version > zipfile.MAX_EXTRACT_VERSION or flags & 1 or extra_len \
+                    or method not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or 0xFFFFFFFF in (packed, size, offset):
+                return None  # encrypted, compressed otherwise, extra fields (zip64 among them): zipfile's way
+            raw = data[at + _ENTRY.size:at + _ENTRY.size + name_len]
+            name = raw.decode("ascii" if raw.isascii() else "utf-8" if flags & 0x800 else "cp437")
+            if "\0" in name or name == "mimetype" or (os.sep != "/" and os.sep in name):
+                return None  # as zipfile would cut or turn them; an ODS's mimetype is read by zipfile
+            parts.append(ZipPart(name, flags, method, packed, size, offset))
+            at += _ENTRY.size + name_len + extra_len + comment_len
+        return cls(parts) if at == end else None
+
+    def infolist(self) -> list[ZipPart]:
+        return self.parts
+
+    def namelist(self) -> list[str]:
+        return [part.filename for part in self.parts]
+
+    def __enter__(self) -> ZipDirectory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+Archive = ZipDirectory | zipfile.ZipFile
+Member = ZipPart | zipfile.ZipInfo
+_END = struct.Struct("<4s4H2LH")  # end of central directory: disks, entries, size, start, comment length
+# A central directory entry: version needed, flags, method, sizes, name/extra/comment lengths, local header offset.
+_ENTRY = struct.Struct("<4s2xBxHH8xLLHHH8xL")
+
+
+def _sniff(data: bytes, archive: Archive | None) -> tuple[str, str]:
     """sniff, given what open_zip made of the bytes (read once for sniffing and for the limits)."""
     if data.startswith(b"PK\x03\x04") or data.startswith(b"PK\x05\x06"):
         if archive is None:
