@@ -197,8 +197,7 @@ def write_manifest(ws: Workspace, issues: list[UnitIssue]) -> None:
         "template": ws.spec.template_version,
         "units": {
             i.unit: {"unit": i.official, "role": i.role, "file": i.file_name, "notice": notice_name(i),
-                     "items": list(i.stamp.items), "fingerprint": i.stamp.fingerprint, "token": i.stamp.token,
-                     "co_units": list(i.co_units)}
+                     "items": list(i.stamp.items), "fingerprint": i.stamp.fingerprint, "token": i.stamp.token}
             for i in issues
         },
     }
