@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import random
 import signal
 import sqlite3
@@ -474,6 +475,8 @@ def test_prefilled_texts_are_one_json_object_read_a_unit_at_a_time(ws: Workspace
         store = Prefilled(ws)
         assert len(store._parsed) == (0 if text.startswith("{\n") else len(awkward))  # per unit, or whole
         assert {unit: store.of(unit) for unit in awkward} == awkward and store.of("没有发过的单位") == {}
+        unforked = pickle.loads(pickle.dumps(Prefilled(ws)))  # as a worker that is not forked gets it
+        assert {unit: unforked.of(unit) for unit in awkward} == awkward
     entries = read_manifest(ws, with_prefilled=True)["units"]
     assert {unit: entry["prefilled"] for unit, entry in entries.items()} == kept
 

@@ -7,6 +7,7 @@ that only checking a new return needs, not status, validate's cached answers or 
 from __future__ import annotations
 
 import json
+import mmap
 from pathlib import Path
 from typing import Any
 
@@ -38,19 +39,27 @@ class Prefilled:
     """Each unit's prefilled texts (序号 -> column key -> text), a unit's parsed only when asked for.
 
     At province scale the file is megabytes and a collect needs the units of its new returns only:
-    the file is read whole but parsed one line (one unit) at a time, in the worker that needs it.
+    the file is mapped, not read, and parsed one line (one unit) at a time, in the worker that needs it.
     A file written whole on one line (by earlier versions) is parsed whole.
     """
 
     def __init__(self, ws: Workspace) -> None:
         self.path = ws.state / PREFILLED
-        self._data = self.path.read_bytes() if self.path.is_file() else b""
+        self._data = _mapped(self.path)
         self._parsed: dict[str, dict[str, dict[str, str]]] = {}
         self._spans = _unit_spans(self._data)
         if self._spans is None:
             self._parsed, self._spans = _read_json(self.path), {}
         if not self._spans and not self._parsed:
             raise self._unusable()
+
+    def __getstate__(self) -> dict[str, object]:
+        """Workers that are not forked (Windows, Python 3.14's forkserver) map the file again themselves."""
+        return {**self.__dict__, "_data": None}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._data = _mapped(self.path)
 
     def of(self, unit: str) -> dict[str, dict[str, str]]:
         if unit not in self._parsed:
@@ -66,13 +75,24 @@ class Prefilled:
                               "（目标任务清单未改时，已发出的填报表不会改变），再运行本命令。")
 
 
+def _mapped(path: Path) -> bytes | mmap.mmap:
+    """The file's bytes, mapped rather than read: megabytes that forked workers share and use a line of."""
+    try:
+        with path.open("rb") as handle:
+            return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    except ValueError:  # an empty file cannot be mapped
+        return b""
+    except OSError:
+        return path.read_bytes() if path.is_file() else b""
+
+
 _DECODER = json.JSONDecoder()
 _NAME_BYTES = 1024  # a unit's name, JSON-escaped, fits in this many bytes (else its whole line is decoded)
 
 
-def _unit_spans(data: bytes) -> dict[str, tuple[int, int]] | None:
+def _unit_spans(data: bytes | mmap.mmap) -> dict[str, tuple[int, int]] | None:
     """Unit -> where the JSON of its texts is in `data` (prefilled_json's layout); None for any other layout."""
-    if not data.startswith(b"{\n") or not data.endswith(b"\n}\n") or len(data) < 5:
+    if data[:2] != b"{\n" or data[-3:] != b"\n}\n" or len(data) < 5:
         return None
     spans = {}
     start, last = 2, len(data) - 3  # each line from just after "{\n" to just before "\n}\n"
@@ -81,13 +101,18 @@ def _unit_spans(data: bytes) -> dict[str, tuple[int, int]] | None:
             end = data.find(b"\n", start, last)
             end = last if end < 0 else end
             value_end = end - 1 if data[end - 1:end] == b"," else end
-            text = data[start:min(value_end, start + _NAME_BYTES)].decode("utf-8", "ignore")
-            try:
-                unit, name_chars = _DECODER.raw_decode(text)
-            except ValueError:  # a name longer than _NAME_BYTES
-                text = data[start:value_end].decode()
-                unit, name_chars = _DECODER.raw_decode(text)
-            name_end = start + len(text[:name_chars].encode())
+            name_end = data.find(b'": ', start, value_end) + 1
+            name = data[start:name_end]
+            if name[:1] == b'"' and b"\\" not in name and b'"' not in name[1:-1]:  # no escapes: no decoder needed
+                unit: object = name[1:-1].decode()
+            else:
+                text = data[start:min(value_end, start + _NAME_BYTES)].decode("utf-8", "ignore")
+                try:
+                    unit, name_chars = _DECODER.raw_decode(text)
+                except ValueError:  # a name longer than _NAME_BYTES
+                    text = data[start:value_end].decode()
+                    unit, name_chars = _DECODER.raw_decode(text)
+                name_end = start + len(text[:name_chars].encode())
             if not isinstance(unit, str) or data[name_end:name_end + 2] != b": ":
                 return None
             spans[unit] = (name_end + 2, value_end)
