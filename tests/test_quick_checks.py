@@ -13,7 +13,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from toolkit import findings, intake, validate
+from toolkit import findings, intake, templating, validate
 from toolkit.spec import keys_of
 from toolkit.targets import normalise_seq
 from toolkit.text import cell_text, match_key
@@ -132,7 +132,7 @@ def test_messages_put_together_without_jinja_read_as_jinja_renders_them(data) ->
     a name not given left empty, for every message of the catalogue."""
     code = data.draw(st.sampled_from(sorted(findings.catalogue())))
     template = findings.catalogue()[code]["message"]
-    names = sorted(set(findings._NAME.findall(template)) | {"unit", "item", "column", "cell", "sheet", "file"})
+    names = sorted(set(templating._NAME.findall(template)) | {"unit", "item", "column", "cell", "sheet", "file"})
     given_names = data.draw(st.lists(st.sampled_from(names), unique=True))
     context = {name: data.draw(values) for name in given_names}
     assert findings.make(code, **context).message == findings._ENV.from_string(template).render(**context)
@@ -142,3 +142,30 @@ def test_most_messages_are_put_together_without_jinja() -> None:
     quick = [code for code, entry in findings.catalogue().items()
              if not hasattr(findings._compiled(entry["message"]), "__self__")]  # not a bound Template.render
     assert len(quick) > len(findings.catalogue()) * 3 // 4
+
+
+template_texts = st.text(alphabet="ab 年{}%#\n\r-_.", max_size=6)
+template_names = st.sampled_from(["year", "unit", "period.label", "period.long", "d.key", "d.items", "none",
+                                  "missing", "period.missing", "d.missing", "year.real"])
+templates = st.lists(template_texts | template_names.map(lambda name: "{{ " + name + " }}"), max_size=6).map("".join)
+
+
+def rendered(render, template: str, context: dict) -> str:
+    try:
+        return render(template, context)
+    except Exception as exc:  # a name not given, a broken template: the same error either way
+        return type(exc).__name__
+
+
+@EXAMPLES
+@given(template=templates)
+@example(template="{{ year }}年{{ period.long }}全市主要目标任务完成情况")
+def test_labels_and_messages_put_together_without_jinja_read_as_jinja_renders_them(template: str) -> None:
+    from toolkit import spec as specs
+    from toolkit.periods import parse_period
+
+    context = {"year": 2022, "unit": "市发改委", "period": parse_period("Q1"), "d": {"key": "值"}, "none": None}
+    assert rendered(specs.render, template, context) == \
+        rendered(lambda t, c: specs._ENV.from_string(t).render(**c), template, context)
+    assert rendered(lambda t, c: findings._compiled(t)(**c), template, context) == \
+        rendered(lambda t, c: findings._ENV.from_string(t).render(**c), template, context)

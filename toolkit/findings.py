@@ -7,7 +7,6 @@ of `Finding`s; nothing else carries a problem to the user.
 from __future__ import annotations
 
 import functools
-import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from typing import Any
 
 import jinja2
 
+from . import templating
 from .resources import templates_dir
 
 ERROR = "error"
@@ -42,20 +42,18 @@ class Finding:
         return self.severity == ERROR
 
 
-_NAME = re.compile(r"\{\{ *([A-Za-z_]\w*) *\}\}")
-
-
 @functools.lru_cache(maxsize=512)
 def _compiled(template: str) -> Callable[..., str]:
-    """The template's render function; one that only puts in names is done without Jinja (rendered as Jinja
-    would: a missing name as nothing, any value as str() gives it) for most messages a return gets."""
-    pieces = _NAME.split(template)  # text, name, text, name, …, text
-    texts = pieces[::2]
-    if any("{" in text or "}" in text for text in texts) or "\r" in template or template.endswith("\n"):
+    """The template's render function; a name not given renders as nothing (Jinja's ChainableUndefined)."""
+    split = templating.pieces(template)
+    if split is None:
         return _ENV.from_string(template).render
 
     def render(**context: Any) -> str:
-        return "".join([piece if i % 2 == 0 else str(context.get(piece, "")) for i, piece in enumerate(pieces)])
+        try:
+            return templating.put_in(split, context, missing="")
+        except (LookupError, AttributeError, TypeError):  # a dotted name not found: Jinja says it as it would
+            return _ENV.from_string(template).render(**context)
     return render
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 
+from . import templating
 from .resources import preset_names, preset_path
 from .text import match_key
 
@@ -68,8 +69,11 @@ class SpecError(ValueError):
 
 
 def render(template: str, context: dict[str, Any]) -> str:
-    if "{" not in template and "\r" not in template and not template.endswith("\n"):
-        return template  # what Jinja would give back: most of a preset's texts are plain (compiling each cost ms)
+    if (split := templating.pieces(template)) is not None:
+        try:
+            return templating.put_in(split, context, missing=None)
+        except (LookupError, AttributeError, TypeError):  # a name not given: Jinja's StrictUndefined says which
+            pass
     return _compiled(template).render(**context)
 
 
