@@ -279,6 +279,22 @@ def test_every_file_received_is_archived_unchanged(ws: Workspace, cli, tmp_path:
         assert row.sha256 == sha(data) and stored.read_bytes() == data
 
 
+def test_an_archived_copy_cut_short_is_written_again_and_a_whole_one_kept(ws: Workspace, cli, tmp_path: Path) -> None:
+    """Archived copies are written in place: a collect killed while writing one leaves it cut short, and no
+    ledger row points at it yet; the next collect writes it whole. A whole copy is not written twice."""
+    cut = make_return(ws, tmp_path / "inbox" / "发改委.xlsx").read_bytes()
+    whole = make_return(ws, tmp_path / "inbox" / "科技局.xlsx", SEED_UNIT).read_bytes()
+    (ws.root / "archive").mkdir(exist_ok=True)
+    (ws.root / "archive" / f"{sha(cut)}.xlsx").write_bytes(cut[:len(cut) // 2])
+    kept = ws.root / "archive" / f"{sha(whole)}.xlsx"
+    kept.write_bytes(whole)
+    os.utime(kept, ns=(10**18, 10**18))
+
+    assert [r["verdict"] for r in run_collect(cli, ws, tmp_path / "inbox")] == ["accepted", "accepted"]
+    assert {(ws.root / r.archive).read_bytes() for r in receipts(ws)} == {cut, whole}
+    assert kept.stat().st_mtime_ns == 10**18
+
+
 # --- a collect killed midway ---
 
 def test_ledger_survives_sigkill(ws: Workspace, cli, tmp_path: Path) -> None:

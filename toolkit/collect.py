@@ -17,7 +17,7 @@ from pathlib import Path
 from . import findings, intake
 from . import stamp as stamps
 from .console import no_progress
-from .fileio import write_bytes
+from .fileio import write_named_by_content
 from .findings import Finding
 from .ledger import ACCEPTED, REFUSED, SKIPPED, Ledger, Receipt
 from .manifest import Prefilled, read_manifest
@@ -394,9 +394,7 @@ def _archived(ws: Workspace, receipt: Receipt, incoming: Incoming, verdict: Verd
     if not archive:
         fmt = verdict.format or intake.sniff(incoming.data)[0]
         archive = archive_name(receipt.sha256, fmt)
-        target = ws.root / archive
-        if not os.path.exists(target):
-            write_bytes(target, incoming.data)
+        write_named_by_content(ws.root / archive, incoming.data)
     return Receipt(id=0, sha256=receipt.sha256, received_at=receipt.received_at, source=receipt.source,
                    file_name=receipt.file_name, size=receipt.size, format=fmt, unit=verdict.unit,
                    verdict=verdict.verdict, reason=verdict.reason, identified_by=verdict.identified_by, archive=archive)
