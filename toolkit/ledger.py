@@ -67,6 +67,9 @@ class Ledger:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+        # A new ledger's pages hold 16 KB, not 4: a kept check is tens of KB, and each page costs SQLite its
+        # own writes (collect's main process spent a third less on the ledger). Older ledgers keep theirs.
+        self.db.execute("PRAGMA page_size=16384")
         self.db.execute("PRAGMA journal_mode=WAL")
         # NORMAL, with WAL: a commit survives the process being killed at any point (what collect's
         # guarantee needs); only a power cut may undo the last commits, never corrupt the file.
