@@ -163,8 +163,10 @@ def validate(
     from .validate import validate as run
 
     ws = open_workspace(workspace)
-    with ws.lock(), progress("校验回报", len(read_manifest(ws).get("units", {}))) as tick:
-        result = run(ws, tick)
+    with ws.lock():
+        manifest = read_manifest(ws)  # read once, under the lock, for the progress bar and the checks
+        with progress("校验回报", len(manifest.get("units", {}))) as tick:
+            result = run(ws, tick, manifest)
         found = result.findings
         report_path = ws.reports / "validation.xlsx"
         write_findings_xlsx(report_path, found, f"{ws.spec.title} 校验结果")
