@@ -169,3 +169,31 @@ def test_labels_and_messages_put_together_without_jinja_read_as_jinja_renders_th
         rendered(lambda t, c: specs._ENV.from_string(t).render(**c), template, context)
     assert rendered(lambda t, c: findings._compiled(t)(**c), template, context) == \
         rendered(lambda t, c: findings._ENV.from_string(t).render(**c), template, context)
+
+
+def test_validate_without_answers_reads_each_kept_check_s_findings_only(tmp_path) -> None:
+    """`toolkit validate` and status need the findings only: the first line of each kept check, in this form
+    and in the older ones (text, one line); asking for the answers then is a mistake, said at once."""
+    from toolkit.ledger import Ledger
+
+    finding = findings.make("item-missing", item="3", unit="市发展改革委", file="东城区（已填）.xlsx", sheet="表")
+    checked = validate.CheckedReturn("市发展改革委", "东城区（已填）.xlsx", "2022-04-12T09:30:00", [finding],
+                                     {"contact_person": "王刚"})
+    checked.answers.update({"1": {"progress": "第一段\n第二段", "status": "完成"}})
+    kept = {"now": checked.to_json(), "as text": checked.to_json().decode(),
+            "one line": json.dumps({"unit": "市发展改革委", "file": "a.xlsx", "received_at": "",
+                                    "answers": checked.answers, "contact": {}, "findings": [finding.to_dict()]},
+                                   ensure_ascii=False)}
+    with Ledger(tmp_path / "ledger.sqlite") as ledger:
+        for key, payload in kept.items():
+            ledger.keep_check("sha", key, payload)
+        heads = {key: ledger.cached_check("sha", key, whole=False) for key in kept}
+    assert heads["now"] == heads["as text"] == kept["now"].split(b"\n", 1)[0]
+    for key, head in heads.items():
+        read = validate.CheckedReturn.from_json(head, answers=False)
+        assert read.findings == [finding]
+        if key == "one line":  # the answers are in the line itself
+            assert read.answers == checked.answers
+        else:
+            with pytest.raises(RuntimeError):
+                read.answers  # noqa: B018

@@ -166,7 +166,7 @@ def validate(
     with ws.lock():
         manifest = read_manifest(ws)  # read once, under the lock, for the progress bar and the checks
         with progress("校验回报", len(manifest.get("units", {}))) as tick:
-            result = run(ws, tick, manifest)
+            result = run(ws, tick, manifest, answers=False)
         found = result.findings
         report_path = ws.reports / "validation.xlsx"
         write_findings_xlsx(report_path, found, f"{ws.spec.title} 校验结果")

@@ -59,7 +59,7 @@ def run_demo(directory: Path, preset: str = "gov-work-report") -> int:
     from .report import write_findings_xlsx
     from .validate import validate
 
-    checked = validate(ws)
+    checked = validate(ws, answers=False)
     report = ws.reports / "validation.xlsx"
     write_findings_xlsx(report, checked.findings, f"{ws.spec.title} 校验结果")
     if checked.findings:

@@ -130,7 +130,7 @@ def make_feedback(ws: Workspace, units: list[str] | None = None, *, deadline: dt
     if deadline is None:
         days = int(ws.config.get("feedback.days_to_fix", labels()["days_to_fix"]))
         deadline = today + dt.timedelta(days=days)
-    checked = validate(ws)
+    checked = validate(ws, answers=False)
     with Ledger(ws.state / "ledger.sqlite") as ledger:
         current = ledger.current_returns()
     issued = list(read_manifest(ws).get("units", {}))

@@ -62,6 +62,14 @@ _FIELDS = [name for name in Receipt.__dataclass_fields__ if name != "id"]
 _INSERT = f"INSERT INTO receipts ({', '.join(_FIELDS)}) VALUES ({', '.join('?' * len(_FIELDS))})"
 
 
+_CHECK = "SELECT payload FROM checks WHERE sha256 = ? AND key = ?"
+# The first line of a kept check, in bytes (an older check kept as text, too): SQLite hands over no more.
+_CHECK_HEAD = """SELECT CASE WHEN instr(CAST(payload AS BLOB), X'0A') > 0
+                        THEN substr(CAST(payload AS BLOB), 1, instr(CAST(payload AS BLOB), X'0A') - 1)
+                        ELSE CAST(payload AS BLOB) END
+                 FROM checks WHERE sha256 = ? AND key = ?"""
+
+
 class Ledger:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -120,9 +128,10 @@ class Ledger:
         return self.db.execute("SELECT 1 FROM receipts WHERE sha256 = ? AND source = ? LIMIT 1",
                                (sha256, source)).fetchone() is not None
 
-    def cached_check(self, sha256: str, key: str) -> str | bytes | None:
-        """A return's validation, kept from an earlier run with the same spec, issue and toolkit."""
-        row = self.db.execute("SELECT payload FROM checks WHERE sha256 = ? AND key = ?", (sha256, key)).fetchone()
+    def cached_check(self, sha256: str, key: str, *, whole: bool = True) -> str | bytes | None:
+        """A return's validation, kept from an earlier run with the same spec, issue and toolkit;
+        not `whole`: its first line only (the findings), as bytes."""
+        row = self.db.execute(_CHECK if whole else _CHECK_HEAD, (sha256, key)).fetchone()
         return row[0] if row else None
 
     def keep_check(self, sha256: str, key: str, payload: str | bytes) -> None:

@@ -233,13 +233,14 @@ def build_status(ws: Workspace, now: dt.datetime | None = None) -> StatusReport:
     from .manifest import read_manifest
     from .validate import validate
 
-    issued = read_manifest(ws).get("units", {})
+    manifest = read_manifest(ws)
+    issued = manifest.get("units", {})
     if not issued:
         raise WorkspaceError("尚未分发填报表（outbox/manifest.json 不存在或为空）：请先运行 toolkit distribute。")
     deadline = workspace_deadline(ws)
     with Ledger(ws.state / "ledger.sqlite") as ledger:
         receipts = ledger.all()
-    checked = validate(ws).returns
+    checked = validate(ws, manifest=manifest, answers=False).returns
     return compute_status(issued, receipts, checked, deadline, now or parse_as_of(None))
 
 

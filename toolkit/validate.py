@@ -34,13 +34,16 @@ class CheckedReturn:
     received_at: str
     findings: list[Finding] = field(default_factory=list)
     contact: dict[str, str] = field(default_factory=dict)
-    kept_answers: str | bytes = field(default="", repr=False)  # the answers as kept, not parsed yet
+    # The answers as kept, not parsed yet; None: not read from the ledger (validate(…, answers=False)).
+    kept_answers: str | bytes | None = field(default="", repr=False)
     _answers: dict[str, dict[str, str]] | None = field(default=None, repr=False)
 
     @property
     def answers(self) -> dict[str, dict[str, str]]:
         """序号 -> column key -> text."""
         if self._answers is None:
+            if self.kept_answers is None:
+                raise RuntimeError("the answers were not read: validate(ws, answers=True)")
             self._answers = _read_answers(self.kept_answers)
         return self._answers
 
@@ -62,14 +65,14 @@ class CheckedReturn:
         return "\n".join((json.dumps(head, ensure_ascii=False), layout, "".join(texts))).encode()
 
     @classmethod
-    def from_json(cls, kept: str | bytes) -> CheckedReturn:
-        """`kept`: to_json's bytes, or text (as earlier versions kept it)."""
-        head, _, answers = kept.partition(b"\n") if isinstance(kept, bytes) else kept.partition("\n")
+    def from_json(cls, kept: str | bytes, *, answers: bool = True) -> CheckedReturn:
+        """`kept`: to_json's bytes, or text (as earlier versions kept it); without `answers`, its first line."""
+        head, _, rest = kept.partition(b"\n") if isinstance(kept, bytes) else kept.partition("\n")
         data = json.loads(head)
         data["findings"] = [Finding(**f) for f in data["findings"]]
         if "answers" in data:  # kept by an earlier version, in one part
             data["_answers"] = data.pop("answers")
-        return cls(**data, kept_answers=answers)
+        return cls(**data, kept_answers=rest if answers else None)
 
     @property
     def warnings(self) -> int:
@@ -362,8 +365,13 @@ def _short(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def validate(ws: Workspace, tick: Callable[[], None] = no_progress, manifest: dict | None = None) -> ValidationResult:
-    """Check the current return of every unit that has one; a return checked before is not read again."""
+def validate(ws: Workspace, tick: Callable[[], None] = no_progress, manifest: dict | None = None, *,
+             answers: bool = True) -> ValidationResult:
+    """Check the current return of every unit that has one; a return checked before is not read again.
+
+    Without `answers` (the findings are all `toolkit validate` and status need) the answers kept with
+    each check are not read: most of the bytes.
+    """
     from .manifest import Prefilled, read_manifest
 
     issued_units: dict[str, dict] = (manifest if manifest is not None else read_manifest(ws)).get("units", {})
@@ -376,9 +384,9 @@ def validate(ws: Workspace, tick: Callable[[], None] = no_progress, manifest: di
         for unit, receipt in sorted(current.items(), key=lambda kv: order.get(kv[0], len(order))):
             issued = issued_units.get(unit, {})
             key = keys.key(receipt, issued)
-            cached = ledger.cached_check(receipt.sha256, key)
+            cached = ledger.cached_check(receipt.sha256, key, whole=answers)
             if cached is not None:
-                returns[unit] = CheckedReturn.from_json(cached)
+                returns[unit] = CheckedReturn.from_json(cached, answers=answers)
             else:
                 if "prefilled" not in issued:
                     prefilled = prefilled or Prefilled(ws)
