@@ -79,6 +79,10 @@ class Ledger:
         # own writes (collect's main process spent a third less on the ledger). Older ledgers keep theirs.
         self.db.execute("PRAGMA page_size=16384")
         self.db.execute("PRAGMA journal_mode=WAL")
+        # The log is copied into the ledger every 4 MB, as with SQLite's usual pages: closing copies what is
+        # left, and with 16 MB it kept a collect's end waiting 30 ms.
+        page_size = self.db.execute("PRAGMA page_size").fetchone()[0]
+        self.db.execute(f"PRAGMA wal_autocheckpoint={max(1, (4 << 20) // page_size)}")
         # NORMAL, with WAL: a commit survives the process being killed at any point (what collect's
         # guarantee needs); only a power cut may undo the last commits, never corrupt the file.
         self.db.execute("PRAGMA synchronous=NORMAL")
