@@ -293,7 +293,8 @@ def check_return(spec: Spec, table: intake.ReturnTable, unit: str, issued: dict[
                     result.findings += _check_prefilled(col, prefilled.get(key, ""), text,
                                                         {**at, "column": col.label, "cell": row.cells[key]})
                 continue
-            if quick and type(raw_values.get(key)) is str and (text.isprintable() or not _NOT_PLAIN.search(text)):
+            if quick and type(raw_values.get(key)) is str and \
+                    (text.isprintable() or text.replace("\n", "").isprintable() or not _NOT_PLAIN.search(text)):
                 # Most answers: clean text, or a choice written as listed: nothing to report.
                 cleaned = text.strip() if "\n" not in text else tidy_multiline(text)
                 if quick == "text" and cleaned:
@@ -321,7 +322,7 @@ def check_return(spec: Spec, table: intake.ReturnTable, unit: str, issued: dict[
 
 
 # A filled cell needing check_value: control characters, or a carriage return (\r\n, \r) to tidy.
-# (A text that isprintable() holds none of them: the quicker test, for one-paragraph answers.)
+# (A text that isprintable(), once its line breaks are taken out, holds none of them: the quicker test.)
 _NOT_PLAIN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\r]")
 
 
