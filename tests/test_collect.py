@@ -459,6 +459,28 @@ def test_files_are_listed_in_the_order_of_their_paths_without_following_linked_f
     assert not any("not-mine" in p.name for p in listed)
 
 
+def test_a_subfolder_that_cannot_be_opened_gets_a_record_and_the_rest_are_listed(tmp_path: Path, monkeypatch) -> None:
+    from toolkit import collect as collecting
+
+    inbox = tmp_path / "inbox"
+    for name in ("a.xlsx", "锁住的/b.xlsx", "z.xlsx"):
+        (inbox / name).parent.mkdir(parents=True, exist_ok=True)
+        (inbox / name).write_bytes(b"x")
+    scandir = os.scandir
+
+    def refusing(path):
+        if Path(path).name == "锁住的":
+            raise PermissionError(13, "Permission denied")
+        return scandir(path)
+
+    monkeypatch.setattr(collecting.os, "scandir", refusing)
+    listed = collecting.list_files([inbox])
+    assert [p.name for p in listed if isinstance(p, Path)] == ["a.xlsx", "z.xlsx"]
+    (record,) = [r for r in listed if not isinstance(r, Path)]
+    assert record.file == str(inbox / "锁住的") and record.verdict == "skipped"
+    assert "无法打开这个文件夹：Permission denied" in record.reason and "重新 collect" in record.reason
+
+
 def test_without_the_prefilled_texts_collect_says_to_distribute_again(ws: Workspace, cli, tmp_path: Path) -> None:
     outbox = {p.name: p.read_bytes() for p in ws.outbox.glob("*.xlsx")}
     (ws.state / "prefilled.json").unlink()

@@ -90,7 +90,8 @@ def _files_under(folder: Path) -> list[Path | CollectRecord]:
         with os.scandir(folder) as scan:
             entries = list(scan)
     except OSError as exc:
-        return [CollectRecord(str(folder), "", SKIPPED, findings.make("file-locked", reason=exc.strerror or exc).message)]
+        reason = exc.strerror or str(exc)
+        return [CollectRecord(str(folder), "", SKIPPED, findings.make("folder-unreadable", reason=reason).message)]
     found: list[Path | CollectRecord] = []
     for entry in sorted(entries, key=lambda e: os.path.normcase(e.name)):  # Windows sorts paths ignoring case
         if entry.is_dir() and not entry.is_symlink():

@@ -27,6 +27,13 @@ def _temp_beside(target: Path) -> tuple[int, Path]:
         raise OutputError(f"无法在“{target.parent}”中写入文件：{exc.strerror or exc}。请检查该文件夹后重试。") from exc
 
 
+def _cannot_write(target: Path, exc: OSError) -> OutputError:
+    if isinstance(exc, PermissionError):
+        return OutputError(f"无法写入“{target}”：文件被占用或没有写权限（可能正在 Excel/WPS 中打开）。请关闭该文件后重试。")
+    # e.g. a folder of that name in the way, a full disk
+    return OutputError(f"无法写入“{target}”：{exc.strerror or exc}。请检查该位置后重试。")
+
+
 @contextlib.contextmanager
 def _replacing(tmp: Path, target: Path) -> Iterator[None]:
     """The block writes `tmp`; then it takes `target`'s place, or is removed."""
@@ -34,12 +41,8 @@ def _replacing(tmp: Path, target: Path) -> Iterator[None]:
         yield
         try:
             os.replace(tmp, target)
-        except PermissionError as exc:
-            raise OutputError(
-                f"无法写入“{target}”：文件被占用或没有写权限（可能正在 Excel/WPS 中打开）。请关闭该文件后重试。"
-            ) from exc
-        except OSError as exc:  # e.g. a folder of that name is in the way
-            raise OutputError(f"无法写入“{target}”：{exc.strerror or exc}。请检查该位置后重试。") from exc
+        except OSError as exc:
+            raise _cannot_write(target, exc) from exc
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
@@ -89,7 +92,5 @@ def write_named_by_content(target: Path, data: bytes) -> None:
             fd = os.open(target, flags, 0o666)
         with open(fd, "wb", closefd=True) as out:
             out.write(data)
-    except PermissionError as exc:
-        raise OutputError(f"无法写入“{target}”：文件被占用或没有写权限（可能正在 Excel/WPS 中打开）。请关闭该文件后重试。") from exc
     except OSError as exc:  # a read-only folder, a full disk, a folder of that name in the way
-        raise OutputError(f"无法写入“{target}”：{exc.strerror or exc}。请检查该位置后重试。") from exc
+        raise _cannot_write(target, exc) from exc
