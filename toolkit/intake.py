@@ -181,7 +181,7 @@ def open_zip(data: bytes) -> Archive | None:
     if not (data.startswith(b"PK\x03\x04") or data.startswith(b"PK\x05\x06")):
         return None
     try:
-        return ZipDirectory.read(data) or zipfile.ZipFile(io.BytesIO(data))
+        return ZipDirectory.parse(data) or zipfile.ZipFile(io.BytesIO(data))
     except ZIP_ERRORS:
         return None
 
@@ -209,7 +209,8 @@ class ZipDirectory:
         self.parts = parts
 
     @classmethod
-    def read(cls, data: bytes) -> ZipDirectory | None:
+    def parse(cls, data: bytes) -> ZipDirectory | None:
+        """The directory of `data`, or None: a zip to leave to zipfile (named apart from zipfile's read(member))."""
         end = len(data) - _END.size
         if end < 0:
             return None

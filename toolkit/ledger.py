@@ -60,8 +60,6 @@ class Receipt:
 
 _FIELDS = [name for name in Receipt.__dataclass_fields__ if name != "id"]
 _INSERT = f"INSERT INTO receipts ({', '.join(_FIELDS)}) VALUES ({', '.join('?' * len(_FIELDS))})"
-
-
 _CHECK = "SELECT payload FROM checks WHERE sha256 = ? AND key = ?"
 # The first line of a kept check, in bytes (an older check kept as text, too): SQLite hands over no more.
 _CHECK_HEAD = """SELECT CASE WHEN instr(CAST(payload AS BLOB), X'0A') > 0
