@@ -12,7 +12,7 @@ stamp and layout and collect accepts it.
 
 Filling: `inject` (default) writes the answers straight into the template's XML (the answer cells
 become shared strings, as Excel saves them; nothing else of the file changes): about 2 ms a return.
-`openpyxl` types them with `toolkit.fill.fill_template` in a process pool (about 50 ms a return),
+`openpyxl` types them with `toolkit.excel.fill.fill_template` in a process pool (about 50 ms a return),
 as the demo does; both give the same cells (tests/test_benchmarks_smoke.py compares them).
 
 Generated workspaces are cached under benchmarks/.cache/, keyed by the size, the seed, this
@@ -290,9 +290,9 @@ def _col_index(letters: str) -> int:
 def answer_cells(template: bytes, spec: Any, answers: dict[str, dict[str, str]],
                  contact: dict[str, str]) -> tuple[str, dict[tuple[int, int], str]]:
     """(sheet name, {(row, col): text}) where a unit would type: found by labels, as fill_template finds them."""
-    from toolkit.sheets import read_grids
-    from toolkit.targets import normalise_seq
-    from toolkit.text import match_key
+    from toolkit.excel.sheets import read_grids
+    from toolkit.excel.targetlist import normalise_seq
+    from toolkit.model.text import match_key
 
     labels = {match_key(c.label): c.key for c in spec.columns}
     id_key = spec.by_role("id").key
@@ -384,7 +384,7 @@ def _insert_cell(sheet: str, r: int, c: int, xml: str) -> str:
 def toolkit_digest() -> str:
     """A digest of the toolkit's sources and templates: a cached workspace is only reused with the same."""
     import toolkit
-    from toolkit.resources import templates_dir
+    from toolkit.model.resources import templates_dir
 
     digest = hashlib.sha256()
     for root in (Path(toolkit.__file__).parent, templates_dir()):
@@ -401,7 +401,7 @@ def cache_dir(size: Size, seed: int = SEED, fill: str = "inject", root: Path = C
 
 @functools.cache
 def _spec(ws_dir: str) -> Any:
-    from toolkit.workspace import open_workspace
+    from toolkit.store.workspace import open_workspace
 
     return open_workspace(Path(ws_dir)).spec
 
@@ -412,7 +412,7 @@ def _fill_one(job: tuple[str, str, str, str, str, dict, dict]) -> tuple[str, flo
     started = time.perf_counter()
     spec = _spec(ws_dir)
     if fill == "openpyxl":
-        from toolkit.fill import fill_template
+        from toolkit.excel.fill import fill_template
 
         fill_template(Path(template), Path(out), spec, answers, contact)
     else:
@@ -430,9 +430,9 @@ def generate(dest: Path, size: Size, *, seed: int = SEED, fill: str = "inject", 
              log: Any = print) -> dict[str, Any]:
     """Build the workspace in `dest`/ws (returns in ws/inbox) and `dest`/meta.json; returns the meta."""
     from toolkit.distribute import distribute
-    from toolkit.periods import periods_of_kind
-    from toolkit.targets import write_target_list
-    from toolkit.workspace import init_workspace, open_workspace
+    from toolkit.excel.targetlist import write_target_list
+    from toolkit.model.periods import periods_of_kind
+    from toolkit.store.workspace import init_workspace, open_workspace
 
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -500,7 +500,7 @@ def floor_input(ws: Any, issues: list[Any]) -> dict[str, Any]:
     Also the table's layout: header row, fill-in columns and widths, so the floors write the same
     cells with the same kinds of formats without asking the toolkit anything while timed.
     """
-    from toolkit.sheets import read_grids
+    from toolkit.excel.sheets import read_grids
 
     spec = ws.spec
     columns = list(spec.columns)

@@ -72,7 +72,7 @@ def child(step: str, folder: Path, jobs: int | None) -> dict[str, Any]:
     """Run one step; returns its own seconds (after imports) and what it did."""
     ws_dir = folder / "ws"
     if step in STEPS:  # only the step's own module is imported, as the command line does
-        from toolkit.workspace import open_workspace
+        from toolkit.store.workspace import open_workspace
 
         if step == "distribute":
             from toolkit.distribute import distribute
@@ -678,7 +678,7 @@ def report(raw: dict[str, Any]) -> str:
 def run_on_snapshot(argv: list[str], workdir: Path | None) -> int:
     """Run this command again on a copy of the toolkit's sources (others may edit them meanwhile)."""
     import toolkit
-    from toolkit.resources import examples_dir, templates_dir
+    from toolkit.model.resources import examples_dir, templates_dir
 
     if workdir:
         workdir.mkdir(parents=True, exist_ok=True)

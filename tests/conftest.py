@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from toolkit.cli import app
-from toolkit.office import soffice_path
-from toolkit.workspace import Workspace, init_workspace
+from toolkit.excel.office import soffice_path
+from toolkit.store.workspace import Workspace, init_workspace
 
 EXAMPLE_YEAR = 2022
 EXAMPLE_PERIOD = "Q1"

@@ -26,8 +26,8 @@ from openpyxl.worksheet.cell_range import CellRange
 from openpyxl.worksheet.worksheet import Worksheet
 
 from toolkit.distribute import distribute
-from toolkit.resources import examples_dir
-from toolkit.workspace import Workspace, init_workspace, open_workspace
+from toolkit.model.resources import examples_dir
+from toolkit.store.workspace import Workspace, init_workspace, open_workspace
 
 ANSWERS = examples_dir() / "gov-work-report" / "answers.toml"  # what the example's units answer
 

@@ -47,9 +47,9 @@ def test_generator_and_runner_at_tiny_size(tmp_path: Path) -> None:
 def test_injected_returns_read_as_openpyxl_typed_ones(tmp_path: Path) -> None:
     """The generator's fast filling gives the cells fill_template (openpyxl, as a unit would) gives."""
     from benchmarks import generate
-    from toolkit import intake
-    from toolkit.fill import fill_template
-    from toolkit.workspace import open_workspace
+    from toolkit.excel import intake
+    from toolkit.excel.fill import fill_template
+    from toolkit.store.workspace import open_workspace
 
     folder = tmp_path / "gen"
     generate.generate(folder, generate.Size(3, 6), jobs=1, log=lambda *_: None)

@@ -9,12 +9,12 @@ import openpyxl
 
 from toolkit.collect import collect
 from toolkit.distribute import distribute
-from toolkit.fill import fill_template
-from toolkit.manifest import read_manifest
+from toolkit.excel.fill import fill_template
 from toolkit.merge import COMPLETE, merge
-from toolkit.spec import CONTRIBUTION
+from toolkit.model.spec import CONTRIBUTION
+from toolkit.store.manifest import read_manifest
+from toolkit.store.workspace import Workspace, init_workspace, load_example_answers, open_workspace
 from toolkit.validate import validate
-from toolkit.workspace import Workspace, init_workspace, load_example_answers, open_workspace
 
 ANSWERS = load_example_answers("gov-work-report")["units"]
 CONTACT = {"contact_person": "张三", "contact_phone": "1234567"}

@@ -31,10 +31,10 @@ from returns import (
     write_zip,
 )
 
-from toolkit import stamp as stamps
 from toolkit.collect import collect
-from toolkit.ledger import Ledger
-from toolkit.workspace import Workspace
+from toolkit.model import stamp as stamps
+from toolkit.store.ledger import Ledger
+from toolkit.store.workspace import Workspace
 
 RECORD_KEYS = {"file", "unit", "verdict", "reason"}
 
@@ -376,7 +376,7 @@ def test_terminal_shows_one_line_per_file(ws: Workspace, cli, tmp_path: Path) ->
 # --- how many processes ---
 
 def test_automatic_jobs_start_workers_only_for_many_files(monkeypatch: pytest.MonkeyPatch) -> None:
-    from toolkit import parallel
+    from toolkit.model import parallel
 
     monkeypatch.setattr(parallel, "cores", lambda: 4)
     assert parallel.worker_count(3, tasks=5, tasks_per_worker=150) == 3  # asked for: always given
@@ -389,7 +389,7 @@ SPAWNED_COLLECT = """
 import json, multiprocessing, sys
 from pathlib import Path
 from toolkit.collect import collect
-from toolkit.workspace import open_workspace
+from toolkit.store.workspace import open_workspace
 
 if __name__ == "__main__":
     multiprocessing.set_start_method("spawn", force=True)
@@ -497,7 +497,7 @@ def test_without_the_prefilled_texts_collect_says_to_distribute_again(ws: Worksp
 
 def test_prefilled_texts_are_one_json_object_read_a_unit_at_a_time(ws: Workspace, tmp_path: Path) -> None:
     """prefilled.json is plain JSON (one unit a line): any name or text survives, and older one-line files still read."""
-    from toolkit.manifest import PREFILLED, Prefilled, prefilled_json, read_manifest
+    from toolkit.store.manifest import PREFILLED, Prefilled, prefilled_json, read_manifest
 
     written = (ws.state / PREFILLED).read_text(encoding="utf-8")  # by distribute
     kept = json.loads(written)

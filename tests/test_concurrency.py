@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 from returns import SEED_UNIT, UNIT, make_return
 
-from toolkit import fileio
-from toolkit.fileio import OutputError, write_bytes
-from toolkit.ledger import Ledger
-from toolkit.lock import BusyError, workspace_lock
-from toolkit.workspace import Workspace
+from toolkit.store import files as fileio
+from toolkit.store.files import OutputError, write_bytes
+from toolkit.store.ledger import Ledger
+from toolkit.store.lock import BusyError, workspace_lock
+from toolkit.store.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[1]
 BUSY = "工作区正被另一个 toolkit 进程使用"
@@ -32,7 +32,7 @@ BUSY = "工作区正被另一个 toolkit 进程使用"
 HOLDER = """
 import sys, time
 from pathlib import Path
-from toolkit.workspace import open_workspace
+from toolkit.store.workspace import open_workspace
 ws = open_workspace(Path(sys.argv[1]))
 with ws.lock():
     print("locked", flush=True)

@@ -15,14 +15,14 @@ import openpyxl
 import pytest
 from conftest import run_cli
 
-from toolkit import resources
 from toolkit.collect import collect
 from toolkit.demo import fill_template
 from toolkit.distribute import distribute
 from toolkit.merge import COMPLETE, merge
-from toolkit.spec import SpecError
+from toolkit.model import resources
+from toolkit.model.spec import SpecError
+from toolkit.store.workspace import init_workspace, open_workspace
 from toolkit.validate import validate
-from toolkit.workspace import init_workspace, open_workspace
 
 CONFIG = """\
 # 工作区配置：版式写在本文件中（[layout]、[[columns]]、[[rules]]），有 [[columns]] 时 campaign.preset 不起作用。

@@ -27,13 +27,13 @@ import pytest
 from corpus.build import BUILDERS, DEPENDENT, Case, build_corpus, corpus_workspace, load_manifest
 from returns import copy_workspace
 
-from toolkit import intake
-from toolkit.findings import catalogue
-from toolkit.ledger import Ledger, Receipt
-from toolkit.manifest import read_manifest
-from toolkit.office import soffice_path
+from toolkit.excel import intake
+from toolkit.excel.office import soffice_path
+from toolkit.model.findings import catalogue
+from toolkit.store.ledger import Ledger, Receipt
+from toolkit.store.manifest import read_manifest
+from toolkit.store.workspace import Workspace
 from toolkit.validate import check_receipt
-from toolkit.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"

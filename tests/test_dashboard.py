@@ -25,9 +25,9 @@ from conftest import run_cli, running_in_ci
 from toolkit.collect import collect
 from toolkit.demo import fill_template
 from toolkit.distribute import distribute
-from toolkit.manifest import read_manifest
 from toolkit.status import STATES, StatusReport, StatusRow, render_html
-from toolkit.workspace import Workspace, init_workspace, load_example_answers
+from toolkit.store.manifest import read_manifest
+from toolkit.store.workspace import Workspace, init_workspace, load_example_answers
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 ANSWERS: dict[str, Any] = load_example_answers("gov-work-report")["units"]

@@ -14,9 +14,9 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 from targetlists import edit_q1_target
 
-from toolkit import stamp
 from toolkit.distribute import DistributeResult, distribute
-from toolkit.workspace import Workspace, init_workspace
+from toolkit.model import stamp
+from toolkit.store.workspace import Workspace, init_workspace
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "gov-work-report" / "targets.toml"
 HEADER = ["序号", "年度目标", "第1季度目标", "是否完成", "具体工作进展", "未完成原因", "下步工作打算", "市政府分管领导",

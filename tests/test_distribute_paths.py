@@ -10,8 +10,8 @@ import openpyxl
 import pytest
 
 from toolkit.distribute import distribute
-from toolkit.manifest import read_manifest
-from toolkit.workspace import Workspace, init_workspace, open_workspace
+from toolkit.store.manifest import read_manifest
+from toolkit.store.workspace import Workspace, init_workspace, open_workspace
 
 HEADER_ROW = 3
 

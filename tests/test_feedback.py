@@ -17,17 +17,17 @@ import pytest
 from openpyxl.worksheet.worksheet import Worksheet
 
 from toolkit import feedback as fb
-from toolkit import stamp
 from toolkit.collect import collect
 from toolkit.demo import fill_template
 from toolkit.distribute import UnitIssue, distribute
-from toolkit.findings import Finding
-from toolkit.intake import find_table
-from toolkit.ledger import ACCEPTED
-from toolkit.office import convert
-from toolkit.sheets import read_grids
+from toolkit.excel.intake import find_table
+from toolkit.excel.office import convert
+from toolkit.excel.sheets import read_grids
+from toolkit.model import stamp
+from toolkit.model.findings import Finding
+from toolkit.store.ledger import ACCEPTED
+from toolkit.store.workspace import Workspace, init_workspace, load_example_answers, open_workspace
 from toolkit.validate import validate
-from toolkit.workspace import Workspace, init_workspace, load_example_answers, open_workspace
 
 LABELS = tomllib.loads((Path(__file__).resolve().parents[1] / "templates" / "labels.toml").read_text("utf-8"))
 NAMES = LABELS["feedback"]

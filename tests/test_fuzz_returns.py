@@ -24,11 +24,11 @@ from hypothesis.errors import InvalidArgument
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from returns import ANSWERS, SEED_UNIT, UNIT, Return, open_return
 
-from toolkit import intake
 from toolkit.collect import Incoming, examine
-from toolkit.manifest import read_manifest
+from toolkit.excel import intake
+from toolkit.store.manifest import read_manifest
+from toolkit.store.workspace import Workspace
 from toolkit.validate import check_return
-from toolkit.workspace import Workspace
 
 FUZZ = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "60")), deadline=None, database=None, derandomize=False,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -37,11 +37,11 @@ from returns import (
     tidy,
 )
 
-from toolkit import intake
-from toolkit.office import convert
-from toolkit.sheets import find_header, read_grids
+from toolkit.excel import intake
+from toolkit.excel.office import convert
+from toolkit.excel.sheets import find_header, read_grids
+from toolkit.store.workspace import Workspace
 from toolkit.validate import validate
-from toolkit.workspace import Workspace
 
 JSON_KEYS = {"code", "severity", "unit", "item", "column", "cell", "file", "message"}
 

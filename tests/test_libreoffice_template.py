@@ -14,11 +14,11 @@ import openpyxl
 import pytest
 from openpyxl.utils import get_column_letter
 
-from toolkit import stamp
 from toolkit.distribute import distribute
-from toolkit.office import convert
-from toolkit.sheets import read_grids
-from toolkit.workspace import Workspace, init_workspace
+from toolkit.excel.office import convert
+from toolkit.excel.sheets import read_grids
+from toolkit.model import stamp
+from toolkit.store.workspace import Workspace, init_workspace
 
 pytestmark = pytest.mark.libreoffice
 

@@ -9,8 +9,8 @@ import openpyxl
 
 from toolkit.collect import collect
 from toolkit.distribute import distribute
-from toolkit.fill import fill_template
-from toolkit.workspace import init_workspace, load_example_answers
+from toolkit.excel.fill import fill_template
+from toolkit.store.workspace import init_workspace, load_example_answers
 
 ANSWERS = load_example_answers("gov-work-report")["units"]
 
@@ -45,7 +45,7 @@ def test_a_missing_unit_stops_merge_until_allowed_then_its_items_are_marked(tmp_
 
 def test_merge_jobs_write_the_same_summary(tmp_path: Path, cli, monkeypatch) -> None:
     """`--jobs` as for distribute and collect: one process or two, the same item rows (parts of 2 rows here)."""
-    from toolkit import sheetxml
+    from toolkit.excel import sheetxml
 
     monkeypatch.setattr(sheetxml, "ROWS_PER_PART", 2)  # several parts, so that two workers share them
     pools: list[int] = []

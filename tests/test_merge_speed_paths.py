@@ -11,16 +11,16 @@ import openpyxl
 import pytest
 from targetlists import Row, edit_q1_target, write_list
 
-from toolkit import targets as targets_mod
 from toolkit.collect import collect
 from toolkit.distribute import distribute
-from toolkit.fill import fill_template
-from toolkit.layout import WIDE, display_width, line_count
+from toolkit.excel import targetlist as targets_mod
+from toolkit.excel.fill import fill_template
+from toolkit.excel.layout import WIDE, display_width, line_count
+from toolkit.excel.targetlist import CACHE_NAME, read_target_list, read_target_list_kept
 from toolkit.merge import merge
-from toolkit.periods import parse_period
-from toolkit.spec import load_spec
-from toolkit.targets import CACHE_NAME, read_target_list, read_target_list_kept
-from toolkit.workspace import Workspace, init_workspace, load_example_answers
+from toolkit.model.periods import parse_period
+from toolkit.model.spec import load_spec
+from toolkit.store.workspace import Workspace, init_workspace, load_example_answers
 
 ANSWERS = load_example_answers("gov-work-report")["units"]
 

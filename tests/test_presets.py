@@ -25,17 +25,17 @@ import openpyxl
 import pytest
 from conftest import run_cli
 
-from toolkit import resources
 from toolkit.collect import collect
 from toolkit.demo import fill_template
 from toolkit.distribute import distribute
-from toolkit.manifest import read_manifest
+from toolkit.excel.targetlist import read_target_list, write_target_list
 from toolkit.merge import COMPLETE, REFUSED, merge
-from toolkit.periods import parse_period, periods_of_kind
-from toolkit.spec import Column, Spec, load_spec
-from toolkit.targets import read_target_list, write_target_list
+from toolkit.model import resources
+from toolkit.model.periods import parse_period, periods_of_kind
+from toolkit.model.spec import Column, Spec, load_spec
+from toolkit.store.manifest import read_manifest
+from toolkit.store.workspace import Workspace, init_workspace, load_example, load_example_answers, open_workspace
 from toolkit.validate import check_rules, check_value, validate
-from toolkit.workspace import Workspace, init_workspace, load_example, load_example_answers, open_workspace
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

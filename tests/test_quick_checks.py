@@ -13,11 +13,13 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from toolkit import findings, intake, templating, validate
-from toolkit.spec import keys_of
-from toolkit.targets import normalise_seq
-from toolkit.text import cell_text, match_key
-from toolkit.workspace import Workspace
+from toolkit import validate
+from toolkit.excel import intake
+from toolkit.excel.targetlist import normalise_seq
+from toolkit.model import findings, templating
+from toolkit.model.spec import keys_of
+from toolkit.model.text import cell_text, match_key
+from toolkit.store.workspace import Workspace
 
 EXAMPLES = settings(max_examples=300, deadline=None, database=None)
 PIECES = ["无", "没有", "/", "-", "完成", "未完成", "已完成", "是", "否", "√", "部分完成", "推进中", "按计划推进",
@@ -161,8 +163,8 @@ def rendered(render, template: str, context: dict) -> str:
 @given(template=templates)
 @example(template="{{ year }}年{{ period.long }}全市主要目标任务完成情况")
 def test_labels_and_messages_put_together_without_jinja_read_as_jinja_renders_them(template: str) -> None:
-    from toolkit import spec as specs
-    from toolkit.periods import parse_period
+    from toolkit.model import spec as specs
+    from toolkit.model.periods import parse_period
 
     context = {"year": 2022, "unit": "市发改委", "period": parse_period("Q1"), "d": {"key": "值"}, "none": None}
     assert rendered(specs.render, template, context) == \
@@ -174,7 +176,7 @@ def test_labels_and_messages_put_together_without_jinja_read_as_jinja_renders_th
 def test_validate_without_answers_reads_each_kept_check_s_findings_only(tmp_path) -> None:
     """`toolkit validate` and status need the findings only: the first line of each kept check, in this form
     and in the older ones (text, one line); asking for the answers then is a mistake, said at once."""
-    from toolkit.ledger import Ledger
+    from toolkit.store.ledger import Ledger
 
     finding = findings.make("item-missing", item="3", unit="市发展改革委", file="东城区（已填）.xlsx", sheet="表")
     checked = validate.CheckedReturn("市发展改革委", "东城区（已填）.xlsx", "2022-04-12T09:30:00", [finding],

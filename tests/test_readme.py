@@ -7,10 +7,10 @@ from pathlib import Path
 
 from toolkit.collect import collect
 from toolkit.distribute import distribute
-from toolkit.fill import fill_template
-from toolkit.targets import write_target_list
+from toolkit.excel.fill import fill_template
+from toolkit.excel.targetlist import write_target_list
+from toolkit.store.workspace import init_workspace, open_workspace
 from toolkit.validate import validate
-from toolkit.workspace import init_workspace, open_workspace
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

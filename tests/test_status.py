@@ -20,8 +20,6 @@ import pytest
 from toolkit.collect import collect
 from toolkit.demo import fill_template
 from toolkit.distribute import distribute
-from toolkit.ledger import ACCEPTED, REFUSED, Receipt
-from toolkit.manifest import read_manifest
 from toolkit.status import (
     JSON_KEYS,
     NOT_SENT,
@@ -35,8 +33,10 @@ from toolkit.status import (
     compute_status,
     parse_as_of,
 )
+from toolkit.store.ledger import ACCEPTED, REFUSED, Receipt
+from toolkit.store.manifest import read_manifest
+from toolkit.store.workspace import Workspace, WorkspaceError, init_workspace, load_example_answers, open_workspace
 from toolkit.validate import validate
-from toolkit.workspace import Workspace, WorkspaceError, init_workspace, load_example_answers, open_workspace
 
 ANSWERS: dict[str, Any] = load_example_answers("gov-work-report")["units"]
 DEADLINE = dt.date(2022, 4, 15)

@@ -13,6 +13,8 @@ import openpyxl
 import pytest
 
 from toolkit import summary as summary_mod
+from toolkit.excel.targetlist import Item
+from toolkit.store.workspace import init_workspace, load_example_answers
 from toolkit.summary import (
     SummaryError,
     SummaryRow,
@@ -23,8 +25,6 @@ from toolkit.summary import (
     tally,
     write_summary,
 )
-from toolkit.targets import Item
-from toolkit.workspace import init_workspace, load_example_answers
 
 COORDINATOR = {"contact_person": "李明", "contact_phone": "3186001"}
 LABELS = summary_mod.labels()
@@ -468,7 +468,7 @@ def test_footer_codes():
 # --- PDF through LibreOffice ------------------------------------------------------------------------------------
 
 def test_export_pdf_without_libreoffice(full, monkeypatch, tmp_path):
-    from toolkit import office
+    from toolkit.excel import office
 
     monkeypatch.setattr(office, "soffice_path", lambda: None)
     with pytest.raises(office.OfficeError, match="LibreOffice"):

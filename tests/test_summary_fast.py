@@ -23,12 +23,12 @@ import openpyxl
 import pytest
 from python_calamine import CalamineWorkbook
 
-from toolkit import sheetxml
-from toolkit.fileio import OutputError
-from toolkit.layout import WIDE_BMP, line_count, per_line, wide_line_count
-from toolkit.office import convert
+from toolkit.excel import sheetxml
+from toolkit.excel.layout import WIDE_BMP, line_count, per_line, wide_line_count
+from toolkit.excel.office import convert
+from toolkit.store.files import OutputError
+from toolkit.store.workspace import init_workspace, load_example_answers
 from toolkit.summary import SummaryRow, SummaryStyle, UnitContact, export_pdf, missing_line, write_summary
-from toolkit.workspace import init_workspace, load_example_answers
 
 COORDINATOR = {"contact_person": "李明", "contact_phone": "3186001"}
 LONG = "\n".join(f"{n}.“放管服”改革——持续推进“一网通办”，" + "甲乙丙丁" * n for n in range(1, 40))
@@ -255,8 +255,8 @@ import multiprocessing, sys
 from pathlib import Path
 sys.path.insert(0, {tests!r})
 from test_summary_fast import awkward_rows, write
-from toolkit import sheetxml
-from toolkit.workspace import init_workspace, load_example_answers
+from toolkit.excel import sheetxml
+from toolkit.store.workspace import init_workspace, load_example_answers
 
 if __name__ == "__main__":
     multiprocessing.set_start_method("spawn", force=True)

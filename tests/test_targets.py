@@ -9,10 +9,10 @@ import openpyxl
 import pytest
 from targetlists import SHEET, Row, write_list
 
-from toolkit.periods import parse_period
-from toolkit.spec import load_spec
-from toolkit.targets import read_target_list
-from toolkit.workspace import init_workspace
+from toolkit.excel.targetlist import read_target_list
+from toolkit.model.periods import parse_period
+from toolkit.model.spec import load_spec
+from toolkit.store.workspace import init_workspace
 
 UNITS = [
     ("市科技局", ""),

@@ -11,12 +11,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .fileio import write_text
-from .sheets import find_header, read_grids
-from .spec import PREVIOUS, Spec
-from .targets import normalise_seq
-from .text import cell_text, tidy_multiline
-from .workspace import CONFIG_NAME, Workspace, WorkspaceError, open_workspace
+from toolkit.excel.sheets import find_header, read_grids
+from toolkit.excel.targetlist import normalise_seq
+from toolkit.model.spec import PREVIOUS, Spec
+from toolkit.model.text import cell_text, tidy_multiline
+from toolkit.store.files import write_text
+from toolkit.store.workspace import CONFIG_NAME, Workspace, WorkspaceError, open_workspace
 
 FILE = "previous.json"
 
@@ -29,7 +29,7 @@ def read_previous(path: Path, spec: Spec) -> dict[str, Any]:
     if path.is_dir():
         if not (path / CONFIG_NAME).is_file():
             raise WorkspaceError(f"{path} 不是 toolkit 工作区：--previous 需要上期的工作区文件夹或上期汇总表（.xlsx）。")
-        from .validate import validate
+        from toolkit.validate import validate
 
         previous = open_workspace(path)
         checked = validate(previous)

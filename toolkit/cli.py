@@ -13,14 +13,14 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from . import resources
-from .console import VERDICT_WORDS, console, err_console, print_findings, progress
-from .fileio import OutputError
-from .lock import BusyError
-from .periods import ALLOWED as PERIOD_CODES
-from .periods import parse_period
-from .spec import SpecError, load_spec
-from .workspace import WorkspaceError, init_workspace, open_workspace
+from toolkit.model import resources
+from toolkit.model.periods import ALLOWED as PERIOD_CODES
+from toolkit.model.periods import parse_period
+from toolkit.model.spec import SpecError, load_spec
+from toolkit.store.files import OutputError
+from toolkit.store.lock import BusyError
+from toolkit.store.workspace import WorkspaceError, init_workspace, open_workspace
+from toolkit.views.terminal import VERDICT_WORDS, console, err_console, print_findings, progress
 
 app = typer.Typer(
     help="目标任务报送汇总工具：init 建工作区 → distribute 分发填报表 → collect 收集回报 → validate 校验 → merge 汇总。",
@@ -96,7 +96,7 @@ def distribute(
     workspace: WorkspaceOption = None,
 ) -> None:
     """按牵头单位生成填报表（outbox/），附填报通知与发放清单。清单有错误时不写任何文件。"""
-    from .distribute import distribute as run
+    from toolkit.distribute import distribute as run
 
     ws = open_workspace(workspace)
     with progress("生成填报表", None) as tick:
@@ -127,9 +127,9 @@ def collect(
     workspace: WorkspaceOption = None,
 ) -> None:
     """收集回报：识别每个文件属于哪个单位，原样存档并记入台账；同一单位的新回报取代旧的。"""
-    from .collect import collect as run
-    from .collect import count_files, list_files
-    from .status import parse_as_of
+    from toolkit.collect import collect as run
+    from toolkit.collect import count_files, list_files
+    from toolkit.status import parse_as_of
 
     ws = open_workspace(workspace)
     when = parse_as_of(as_of) if as_of else None
@@ -158,9 +158,9 @@ def validate(
     workspace: WorkspaceOption = None,
 ) -> None:
     """校验每个单位的最新回报；问题清单同时写入 reports/validation.xlsx。退出码：0 无错误，1 有错误，2 无法运行。"""
-    from .manifest import read_manifest
-    from .report import findings_json, write_findings_xlsx
-    from .validate import validate as run
+    from toolkit.store.manifest import read_manifest
+    from toolkit.validate import validate as run
+    from toolkit.views.report import findings_json, write_findings_xlsx
 
     ws = open_workspace(workspace)
     with ws.lock():
@@ -194,8 +194,8 @@ def merge(
     workspace: WorkspaceOption = None,
 ) -> None:
     """汇总为正式汇总表（按序号排列）。退出码：0 完整汇总，1 未汇总（有单位未报送或回报有错误），3 已带标注汇总。"""
-    from .merge import REFUSED
-    from .merge import merge as run
+    from toolkit.merge import REFUSED
+    from toolkit.merge import merge as run
 
     if group_by not in (None, "leader", "unit"):
         raise WorkspaceError(f"--group-by 只能是 leader 或 unit，而不是“{group_by}”。")
@@ -215,8 +215,8 @@ def merge(
     if result.upstream:
         console.print(f"上报上级的填报表（已按汇总结果填好）：{result.upstream}")
     if pdf and result.path:
-        from .office import OfficeError
-        from .summary import export_pdf
+        from toolkit.excel.office import OfficeError
+        from toolkit.summary import export_pdf
 
         try:
             pdf_path = export_pdf(result.path, result.path.parent)
@@ -237,7 +237,7 @@ def feedback(
     workspace: WorkspaceOption = None,
 ) -> None:
     """退回修改：把单位自己的回报标出问题（红色为错误、黄色为提示，附批注和问题清单），连同退回说明写入 feedback/。"""
-    from .feedback import LIST_ONLY, NO_ERRORS, NOT_RETURNED, make_feedback
+    from toolkit.feedback import LIST_ONLY, NO_ERRORS, NOT_RETURNED, make_feedback
 
     ws = open_workspace(workspace)
     due = None
@@ -279,7 +279,7 @@ def status(
     workspace: WorkspaceOption = None,
 ) -> None:
     """报送进度：每个单位的状态、收到时间、版本数、是否逾期、错误与警告数。退出码：0 全部已通过，1 尚有单位未通过，2 无法运行。"""
-    from .status import build_status, parse_as_of, status_table, write_html
+    from toolkit.status import build_status, parse_as_of, status_table, write_html
 
     ws = open_workspace(workspace)
     report = build_status(ws, parse_as_of(as_of))
@@ -307,7 +307,7 @@ def remind(
     workspace: WorkspaceOption = None,
 ) -> None:
     """催报：为每个未报送、逾期未报的单位写一份催报通知，并写一份催报清单；已发来文件的单位的旧通知会被删除。"""
-    from .status import build_status, parse_as_of, write_reminders
+    from toolkit.status import build_status, parse_as_of, write_reminders
 
     ws = open_workspace(workspace)
     with ws.lock():
@@ -341,6 +341,6 @@ def demo(
     directory: Annotated[Path, typer.Argument(help="示例工作区的文件夹")] = Path("toolkit-demo"),
 ) -> None:
     """用附带示例走完一轮：建工作区、分发、模拟各单位填报、收集、校验、汇总。"""
-    from .demo import run_demo
+    from toolkit.demo import run_demo
 
     raise typer.Exit(run_demo(directory))

@@ -14,18 +14,19 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from . import findings, intake
-from . import stamp as stamps
-from .console import no_progress
-from .fileio import write_named_by_content
-from .findings import Finding
-from .ledger import ACCEPTED, REFUSED, SKIPPED, Ledger, Receipt
-from .manifest import Prefilled, read_manifest
-from .parallel import AUTO, worker_count
-from .periods import parse_period
-from .text import match_key
-from .validate import CheckKeys, check_parsed
-from .workspace import Workspace
+from toolkit.excel import intake
+from toolkit.model import findings
+from toolkit.model import stamp as stamps
+from toolkit.model.findings import Finding
+from toolkit.model.parallel import AUTO, worker_count
+from toolkit.model.periods import parse_period
+from toolkit.model.text import match_key
+from toolkit.store.files import write_named_by_content
+from toolkit.store.ledger import ACCEPTED, REFUSED, SKIPPED, Ledger, Receipt
+from toolkit.store.manifest import Prefilled, read_manifest
+from toolkit.store.workspace import Workspace
+from toolkit.validate import CheckKeys, check_parsed
+from toolkit.views.terminal import no_progress
 
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods", ".et"}  # never opened as an archive of returns
 JUNK_NAMES = {"thumbs.db", "desktop.ini", ".ds_store"}

@@ -6,9 +6,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from .console import VERDICT_WORDS, console
-from .fill import fill_template
-from .workspace import STATE_DIR, WorkspaceError, init_workspace, load_example_answers
+from toolkit.excel.fill import fill_template
+from toolkit.store.workspace import STATE_DIR, WorkspaceError, init_workspace, load_example_answers
+from toolkit.views.terminal import VERDICT_WORDS, console
 
 DEMO_MARK = "demo"
 
@@ -24,11 +24,11 @@ def run_demo(directory: Path, preset: str = "gov-work-report") -> int:
     console.print(f"工作区：{ws.root}\n目标任务清单：{ws.targets_path}")
 
     console.rule("2. toolkit distribute")
-    from .distribute import distribute
+    from toolkit.distribute import distribute
 
     result = distribute(ws)
     if result.problems:
-        from .console import print_findings
+        from toolkit.views.terminal import print_findings
 
         print_findings(result.problems)
         return 1
@@ -48,16 +48,16 @@ def run_demo(directory: Path, preset: str = "gov-work-report") -> int:
     console.print(f"{len(list(inbox.glob('*.xlsx')))} 份回报：{inbox}")
 
     console.rule("4. toolkit collect inbox")
-    from .collect import collect
+    from toolkit.collect import collect
 
     records = collect(ws, [inbox])
     for record in records:
         console.print(f"  {record.unit or '（未识别）'}：{VERDICT_WORDS[record.verdict]} {record.reason}")
 
     console.rule("5. toolkit validate")
-    from .console import print_findings
-    from .report import write_findings_xlsx
-    from .validate import validate
+    from toolkit.validate import validate
+    from toolkit.views.report import write_findings_xlsx
+    from toolkit.views.terminal import print_findings
 
     checked = validate(ws, answers=False)
     report = ws.reports / "validation.xlsx"
@@ -68,7 +68,7 @@ def run_demo(directory: Path, preset: str = "gov-work-report") -> int:
     console.print(f"错误 {errors}，警告 {len(checked.findings) - errors}；问题清单：{report}")
 
     console.rule("6. toolkit merge")
-    from .merge import merge
+    from toolkit.merge import merge
 
     merged = merge(ws)
     if merged.path is None:

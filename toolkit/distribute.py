@@ -15,17 +15,17 @@ from typing import Any
 import jinja2
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from . import stamp as stamps
-from .console import no_progress
-from .fileio import atomic_path, write_text
-from .findings import Finding
-from .layout import new_workbook, row_height, text_sheet, write_contact_row
-from .manifest import MANIFEST, PREFILLED, prefilled_json, read_manifest
-from .parallel import AUTO, worker_count
-from .resources import templates_dir
-from .spec import Column, Spec
-from .targets import Item, TargetList, is_collective
-from .workspace import Workspace
+from toolkit.excel.layout import new_workbook, row_height, text_sheet, write_contact_row
+from toolkit.excel.targetlist import Item, TargetList, is_collective
+from toolkit.model import stamp as stamps
+from toolkit.model.findings import Finding
+from toolkit.model.parallel import AUTO, worker_count
+from toolkit.model.resources import templates_dir
+from toolkit.model.spec import Column, Spec
+from toolkit.store.files import atomic_path, write_text
+from toolkit.store.manifest import MANIFEST, PREFILLED, prefilled_json, read_manifest
+from toolkit.store.workspace import Workspace
+from toolkit.views.terminal import no_progress
 
 TITLE_ROW, CONTACT_ROW, HEADER_ROW = 0, 1, 2
 FIRST_ITEM_ROW = HEADER_ROW + 1
@@ -121,7 +121,7 @@ def distribute(ws: Workspace, previous: Path | None = None, tick: Callable[[], N
     """
     with ws.lock():
         if previous is not None:
-            from .carry import read_previous, save_previous
+            from toolkit.carry import read_previous, save_previous
 
             save_previous(ws, read_previous(previous, ws.spec.without_previous()))
             ws.__dict__.pop("spec", None)  # the layout now has last period's columns

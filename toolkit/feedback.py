@@ -37,21 +37,21 @@ from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.worksheet import Worksheet
 
-from . import intake
-from .distribute import chinese_date
-from .fileio import atomic_path, write_text
-from .findings import Finding
-from .layout import line_count, row_height
-from .ledger import Ledger, Receipt
-from .manifest import read_manifest
-from .office import OfficeError, convert, soffice_path
-from .report import FINDING_COLUMNS, SEVERITY_WORDS
-from .resources import labels as resource_labels
-from .resources import templates_dir
-from .spec import Spec, render
-from .text import match_key
-from .validate import CheckedReturn, validate
-from .workspace import Workspace, WorkspaceError, safe_file_name
+from toolkit.distribute import chinese_date
+from toolkit.excel import intake
+from toolkit.excel.layout import line_count, row_height
+from toolkit.excel.office import OfficeError, convert, soffice_path
+from toolkit.model.findings import Finding
+from toolkit.model.resources import labels as resource_labels
+from toolkit.model.resources import templates_dir
+from toolkit.model.spec import Spec, render
+from toolkit.model.text import match_key
+from toolkit.store.files import atomic_path, write_text
+from toolkit.store.ledger import Ledger, Receipt
+from toolkit.store.manifest import read_manifest
+from toolkit.store.workspace import Workspace, WorkspaceError, safe_file_name
+from toolkit.validate import CheckedReturn, validate
+from toolkit.views.report import FINDING_COLUMNS, SEVERITY_WORDS
 
 WRITTEN = "written"  # the unit's own workbook, marked up
 LIST_ONLY = "list-only"  # only the list: the return could not be converted to .xlsx

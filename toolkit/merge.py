@@ -10,16 +10,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .console import no_progress
-from .fileio import atomic_path
-from .manifest import read_manifest
-from .parallel import AUTO
-from .spec import CONTRIBUTION, Spec, render
-from .summary import SummaryError, SummaryRow, SummaryStyle, UnitContact, missing_line, write_summary
-from .targets import TargetList
-from .upstream import write_return
-from .validate import CheckedReturn, ValidationResult, validate
-from .workspace import Workspace, WorkspaceError
+from toolkit.excel.targetlist import TargetList
+from toolkit.excel.upstream import write_return
+from toolkit.model.parallel import AUTO
+from toolkit.model.spec import CONTRIBUTION, Spec, render
+from toolkit.store.files import atomic_path
+from toolkit.store.manifest import read_manifest
+from toolkit.store.workspace import Workspace, WorkspaceError
+from toolkit.summary import SummaryError, SummaryRow, SummaryStyle, UnitContact, missing_line, write_summary
+from toolkit.validate import CheckedReturn, ValidationResult, validate
+from toolkit.views.terminal import no_progress
 
 COMPLETE, REFUSED, PARTIAL = 0, 1, 3  # exit codes of `toolkit merge`
 

@@ -35,10 +35,10 @@ import jinja2
 from rich.cells import cell_len
 from rich.table import Table
 
-from .fileio import write_text
-from .ledger import ACCEPTED, REFUSED, Ledger, Receipt
-from .resources import templates_dir
-from .workspace import Workspace, WorkspaceError, safe_file_name
+from toolkit.model.resources import templates_dir
+from toolkit.store.files import write_text
+from toolkit.store.ledger import ACCEPTED, REFUSED, Ledger, Receipt
+from toolkit.store.workspace import Workspace, WorkspaceError, safe_file_name
 
 
 @dataclass(frozen=True)
@@ -230,8 +230,8 @@ def compute_status(issued: dict[str, dict[str, Any]], receipts: Iterable[Receipt
 
 def build_status(ws: Workspace, now: dt.datetime | None = None) -> StatusReport:
     """Status of every issued unit: reads the manifest and ledger, validates every current return."""
-    from .manifest import read_manifest
-    from .validate import validate
+    from toolkit.store.manifest import read_manifest
+    from toolkit.validate import validate
 
     manifest = read_manifest(ws)
     issued = manifest.get("units", {})
@@ -326,8 +326,8 @@ def write_reminders(ws: Workspace, report: StatusReport, folder: Path | None = N
 
     Notices of units that have reported since are removed, so the folder holds only who is still to chase.
     """
-    from .distribute import chinese_date
-    from .manifest import read_manifest
+    from toolkit.distribute import chinese_date
+    from toolkit.store.manifest import read_manifest
 
     folder = folder or ws.root / "reminders"
     issued = read_manifest(ws, with_prefilled=True).get("units", {})

@@ -12,13 +12,13 @@ Sheet 1 (labels.toml [summary].sheet), top to bottom:
     item rows (or subtitle rows + item rows)     仿宋_GB2312 12 pt, thin borders, wrapped
     footnote (spec.footnote, merged across)
 
-xlsxwriter writes all of it but the item rows' cells, which toolkit.sheetxml renders and deflates in
+xlsxwriter writes all of it but the item rows' cells, which toolkit.excel.sheetxml renders and deflates in
 worker processes and splices into the sheet (at province scale, 20,000 rows, cell by cell through
 xlsxwriter took most of a merge); `write_summary(cell_by_cell=True)` writes them through xlsxwriter too.
 
 Row heights: Excel does not grow a row with wrapped text by itself (and LibreOffice keeps a stored
 height), so every row gets an explicit height. The rule (`row_height` below, built on
-`toolkit.layout.line_count`): a column `width` holds `(width - 1) * 11 / pt` half-width characters per
+`toolkit.excel.layout.line_count`): a column `width` holds `(width - 1) * 11 / pt` half-width characters per
 line, a CJK or full-width character counting two; each paragraph (line break) takes ceil(its width /
 that) lines; the cell with the most lines sets the row: lines × pt × style.line_spacing (1.5) + 4 points,
 capped at Excel's 409 points. layout.row_height uses 1.3 × pt a line, which fits Excel's 仿宋/宋体 but
@@ -44,13 +44,13 @@ from typing import Any
 
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from . import sheetxml
-from .layout import line_count, lines_points, new_workbook, write_contact_row
-from .office import convert
-from .parallel import AUTO
-from .resources import labels as resource_labels
-from .spec import Column, Spec, render
-from .targets import Item
+from toolkit.excel import sheetxml
+from toolkit.excel.layout import line_count, lines_points, new_workbook, write_contact_row
+from toolkit.excel.office import convert
+from toolkit.excel.targetlist import Item
+from toolkit.model.parallel import AUTO
+from toolkit.model.resources import labels as resource_labels
+from toolkit.model.spec import Column, Spec, render
 
 STATES = ("ok", "missing", "unverified")
 GROUPS = ("leader", "unit")

@@ -11,14 +11,16 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from . import __version__, findings, intake
-from .console import no_progress
-from .findings import Finding
-from .ledger import Ledger, Receipt
-from .spec import Column, Rule, Spec, keys_of
-from .targets import seq_key
-from .text import has_control_chars, match_key, remove_control_chars, split_units, tidy_multiline
-from .workspace import Workspace
+from toolkit import __version__
+from toolkit.excel import intake
+from toolkit.excel.targetlist import seq_key
+from toolkit.model import findings
+from toolkit.model.findings import Finding
+from toolkit.model.spec import Column, Rule, Spec, keys_of
+from toolkit.model.text import has_control_chars, match_key, remove_control_chars, split_units, tidy_multiline
+from toolkit.store.ledger import Ledger, Receipt
+from toolkit.store.workspace import Workspace
+from toolkit.views.terminal import no_progress
 
 
 @dataclass
@@ -371,7 +373,7 @@ def validate(ws: Workspace, tick: Callable[[], None] = no_progress, manifest: di
     Without `answers` (the findings are all `toolkit validate` and status need) the answers kept with
     each check are not read: most of the bytes.
     """
-    from .manifest import Prefilled, read_manifest
+    from toolkit.store.manifest import Prefilled, read_manifest
 
     issued_units: dict[str, dict] = (manifest if manifest is not None else read_manifest(ws)).get("units", {})
     order = {unit: i for i, unit in enumerate(issued_units)}

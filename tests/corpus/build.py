@@ -7,7 +7,7 @@ from the templates a distributed example workspace holds:
     ws = corpus_workspace(tmp / "ws")          # init --example, limits lowered, distribute
     cases = build_corpus(ws, tmp / "corpus")   # every case's file written into the folder
 
-Returns are filled by the unit simulator (tests/returns.py) or typed in by `toolkit.fill.fill_template`;
+Returns are filled by the unit simulator (tests/returns.py) or typed in by `toolkit.excel.fill.fill_template`;
 hostile files are made by rewriting a real return's zip parts, so each one is a real return plus exactly
 one hostile trait. LibreOffice cases are re-saved from other cases in ONE soffice call per format.
 """
@@ -38,9 +38,9 @@ from returns import (
 )
 
 from toolkit.distribute import distribute
-from toolkit.fill import fill_template
-from toolkit.office import convert, soffice_path
-from toolkit.workspace import Workspace, init_workspace, open_workspace
+from toolkit.excel.fill import fill_template
+from toolkit.excel.office import convert, soffice_path
+from toolkit.store.workspace import Workspace, init_workspace, open_workspace
 
 MANIFEST = Path(__file__).with_name("manifest.toml")
 

@@ -35,9 +35,17 @@ from typing import Any, NamedTuple
 
 from xlsxwriter.utility import xl_col_to_name
 
-from .fileio import OutputError
-from .layout import MAX_CELL_TEXT, WIDE_BMP, escaped_text, line_count, lines_points, per_line, wide_line_count
-from .parallel import worker_count
+from toolkit.excel.layout import (
+    MAX_CELL_TEXT,
+    WIDE_BMP,
+    escaped_text,
+    line_count,
+    lines_points,
+    per_line,
+    wide_line_count,
+)
+from toolkit.model.parallel import worker_count
+from toolkit.store.files import OutputError
 
 SHEET = "xl/worksheets/sheet1.xml"  # the summary table: the workbook's first sheet
 LEVEL = 6  # zlib's default, which xlsxwriter's zipfile uses: the same file size as before

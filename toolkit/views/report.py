@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .fileio import atomic_path
-from .findings import Finding
-from .layout import new_workbook
+from toolkit.excel.layout import new_workbook
+from toolkit.model.findings import Finding
+from toolkit.store.files import atomic_path
 
 # (attribute, Chinese heading): the columns every view of findings shows, in this order.
 FINDING_COLUMNS = [("severity", "级别"), ("unit", "单位"), ("item", "序号"), ("column", "列"), ("sheet", "工作表"),

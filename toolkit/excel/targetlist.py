@@ -12,15 +12,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import __version__, findings
-from .fileio import OutputError, write_bytes
-from .findings import Finding, cell_name
-from .layout import new_workbook
-from .periods import Period
-from .resources import labels as resource_labels
-from .sheets import Grid, find_header, read_grids
-from .spec import Spec
-from .text import cell_text, match_key, split_units, tidy_multiline
+from toolkit import __version__
+from toolkit.excel.layout import new_workbook
+from toolkit.excel.sheets import Grid, find_header, read_grids
+from toolkit.model import findings
+from toolkit.model.findings import Finding, cell_name
+from toolkit.model.periods import Period
+from toolkit.model.resources import labels as resource_labels
+from toolkit.model.spec import Spec
+from toolkit.model.text import cell_text, match_key, split_units, tidy_multiline
+from toolkit.store.files import OutputError, write_bytes
 
 
 def labels() -> dict[str, Any]:

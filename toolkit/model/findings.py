@@ -14,8 +14,8 @@ from typing import Any
 
 import jinja2
 
-from . import templating
-from .resources import templates_dir
+from toolkit.model import templating
+from toolkit.model.resources import templates_dir
 
 ERROR = "error"
 

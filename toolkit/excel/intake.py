@@ -18,12 +18,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from . import findings, stamp
-from .findings import Finding, cell_name
-from .sheets import Grid, Header, find_header, read_grids
-from .spec import Spec
-from .targets import is_footnote, normalise_seq
-from .text import cell_text, match_key
+from toolkit.excel.sheets import Grid, Header, find_header, read_grids
+from toolkit.excel.targetlist import is_footnote, normalise_seq
+from toolkit.model import findings, stamp
+from toolkit.model.findings import Finding, cell_name
+from toolkit.model.spec import Spec
+from toolkit.model.text import cell_text, match_key
 
 # What reading a damaged or hostile zip raises (zipfile, struct and zlib underneath it).
 ZIP_ERRORS = (zipfile.BadZipFile, OSError, ValueError, RuntimeError, NotImplementedError, EOFError, struct.error,

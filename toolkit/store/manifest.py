@@ -11,7 +11,7 @@ import mmap
 from pathlib import Path
 from typing import Any
 
-from .workspace import Workspace, WorkspaceError
+from toolkit.store.workspace import Workspace, WorkspaceError
 
 MANIFEST = "manifest.json"  # in the outbox
 PREFILLED = "prefilled.json"  # in the state folder: each unit's prefilled texts by 序号

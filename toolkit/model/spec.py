@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 
-from . import templating
-from .resources import preset_names, preset_path
-from .text import match_key
+from toolkit.model import templating
+from toolkit.model.resources import preset_names, preset_path
+from toolkit.model.text import match_key
 
 if TYPE_CHECKING:
-    from .sheets import HeaderRows
+    from toolkit.excel.sheets import HeaderRows
 
 _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
 

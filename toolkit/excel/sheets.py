@@ -14,7 +14,7 @@ from typing import Any
 
 import python_calamine
 
-from .text import match_key
+from toolkit.model.text import match_key
 
 
 @dataclass

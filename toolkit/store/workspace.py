@@ -13,13 +13,13 @@ from typing import Any
 
 import jinja2
 
-from .fileio import write_text
-from .intake import Limits
-from .lock import workspace_lock
-from .periods import Period, parse_period, periods_of_kind
-from .resources import examples_dir, labels, templates_dir
-from .spec import Spec, build_spec, load_spec, render
-from .targets import TargetList, read_target_list_kept, write_target_list
+from toolkit.excel.intake import Limits
+from toolkit.excel.targetlist import TargetList, read_target_list_kept, write_target_list
+from toolkit.model.periods import Period, parse_period, periods_of_kind
+from toolkit.model.resources import examples_dir, labels, templates_dir
+from toolkit.model.spec import Spec, build_spec, load_spec, render
+from toolkit.store.files import write_text
+from toolkit.store.lock import workspace_lock
 
 CONFIG_NAME = "toolkit.toml"
 STATE_DIR = ".toolkit"
@@ -108,7 +108,7 @@ class Workspace:
     @property
     def previous(self) -> dict[str, Any] | None:
         """Last period's answers, when templates were distributed with --previous."""
-        from .carry import load_previous
+        from toolkit.carry import load_previous
 
         return load_previous(self.state)
 
@@ -140,7 +140,7 @@ class Workspace:
         targets, problems = read_target_list_kept(self.targets_path, self.spec, self.period, self.state)
         previous = self.previous
         if previous:
-            from .carry import previous_values
+            from toolkit.carry import previous_values
 
             targets.items = [replace(i, values={**i.values, **previous_values(previous, i.seq)}) for i in targets.items]
         return targets, problems
@@ -211,7 +211,7 @@ def init_workspace(directory: Path, *, preset: str = "gov-work-report", year: in
         raise WorkspaceError(f"{directory} 已是 toolkit 工作区：不会覆盖。请换一个文件夹，或删除其中的 {CONFIG_NAME}。")
     example_data: dict[str, Any] = {}
     if upstream is not None:
-        from .upstream import UpstreamError, read_upstream
+        from toolkit.excel.upstream import UpstreamError, read_upstream
 
         try:
             example_data = read_upstream(upstream)
@@ -260,7 +260,7 @@ def init_workspace(directory: Path, *, preset: str = "gov-work-report", year: in
         write_target_list(target_path, spec, periods_of_kind(period), example_data.get("items", []),
                           example_data.get("units", []))
     if upstream is not None:
-        from .upstream import save
+        from toolkit.excel.upstream import save
 
         save(state, upstream, example_data)
     write_text(directory / CONFIG_NAME, config_text)
@@ -268,7 +268,7 @@ def init_workspace(directory: Path, *, preset: str = "gov-work-report", year: in
 
 
 def _preset_raw(preset: str) -> dict[str, Any]:
-    from .resources import preset_path
+    from toolkit.model.resources import preset_path
 
     path = Path(preset) if preset.endswith(".toml") else preset_path(preset)
     with path.open("rb") as handle:

@@ -10,11 +10,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .fileio import atomic_path
-from .intake import find_table, read_stamp
-from .periods import parse_period
-from .sheets import read_grids
-from .spec import Spec, SpecError, load_spec
+from toolkit.excel.intake import find_table, read_stamp
+from toolkit.excel.sheets import read_grids
+from toolkit.model.periods import parse_period
+from toolkit.model.spec import Spec, SpecError, load_spec
+from toolkit.store.files import atomic_path
 
 TEMPLATE = "upstream.xlsx"
 INFO = "upstream.json"
@@ -78,7 +78,7 @@ def write_return(state_dir: Path, out_dir: Path, spec: Spec, answers: dict[str, 
     info = load(state_dir)
     if info is None:
         return None
-    from .fill import fill_template  # openpyxl, imported only by a workspace that reports upward
+    from toolkit.excel.fill import fill_template  # openpyxl, imported only by a workspace that reports upward
 
     out = out_dir / f"{Path(info['file_name']).stem}（汇总上报）.xlsx"
     with atomic_path(out) as tmp:

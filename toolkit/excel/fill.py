@@ -10,9 +10,9 @@ from pathlib import Path
 
 import openpyxl
 
-from .spec import Spec
-from .targets import normalise_seq
-from .text import match_key
+from toolkit.excel.targetlist import normalise_seq
+from toolkit.model.spec import Spec
+from toolkit.model.text import match_key
 
 
 def fill_template(template: Path, out: Path, spec: Spec, answers: dict[str, dict[str, str]],

@@ -10,8 +10,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .findings import Finding
-from .report import FINDING_COLUMNS, SEVERITY_WORDS
+from toolkit.model.findings import Finding
+from toolkit.views.report import FINDING_COLUMNS, SEVERITY_WORDS
 
 
 def _safe_streams() -> None:
