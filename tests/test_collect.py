@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import pickle
 import random
 import signal
 import sqlite3
@@ -495,37 +494,25 @@ def test_without_the_prefilled_texts_collect_says_to_distribute_again(ws: Worksp
     assert [(r["unit"], r["verdict"]) for r in records] == [(UNIT, "accepted")]
 
 
-def test_prefilled_texts_are_one_json_object_read_a_unit_at_a_time(ws: Workspace, tmp_path: Path) -> None:
-    """prefilled.json is plain JSON (one unit a line): any name or text survives, and older one-line files still read."""
-    from toolkit.store.manifest import PREFILLED, Prefilled, prefilled_json, read_manifest
+def test_prefilled_texts_are_plain_json_joined_to_each_unit(ws: Workspace, tmp_path: Path) -> None:
+    """prefilled.json is plain JSON beside the manifest: any unit name or text survives, and each entry gets its own."""
+    from toolkit.store.manifest import PREFILLED, read_manifest, write_manifest
 
-    written = (ws.state / PREFILLED).read_text(encoding="utf-8")  # by distribute
-    kept = json.loads(written)
-    assert len(kept) > 1 and len(written.splitlines()) == len(kept) + 2
-    assert all(Prefilled(ws).of(unit) == texts for unit, texts in kept.items())
-    lazy, first = Prefilled(ws), next(iter(kept))
-    assert lazy.of(first) == kept[first] and list(lazy._parsed) == [first]  # one unit parsed, not the file
+    kept = json.loads((ws.state / PREFILLED).read_text(encoding="utf-8"))  # by distribute
+    entries = read_manifest(ws)["units"]
+    assert len(kept) > 1 and {unit: entry["prefilled"] for unit, entry in entries.items()} == kept
     awkward = {'市"发改委": 办公室,': {"1": {"annual": '年度目标：\n"完成"，\\ 50%", "x": 1'}},
-               "": {}, "区\n教育局": {"2": {"annual": "}\n{"}}, "长" * 600: {"3": {"annual": "长名"}}, **kept}
-    for text in (prefilled_json(awkward), json.dumps(awkward, ensure_ascii=False) + "\n"):
-        (ws.state / PREFILLED).write_text(text, encoding="utf-8")
-        assert json.loads(text) == awkward
-        store = Prefilled(ws)
-        assert len(store._parsed) == (0 if text.startswith("{\n") else len(awkward))  # per unit, or whole
-        assert {unit: store.of(unit) for unit in awkward} == awkward and store.of("没有发过的单位") == {}
-        unforked = pickle.loads(pickle.dumps(Prefilled(ws)))  # as a worker that is not forked gets it
-        assert {unit: unforked.of(unit) for unit in awkward} == awkward
-    entries = read_manifest(ws, with_prefilled=True)["units"]
-    assert {unit: entry["prefilled"] for unit, entry in entries.items()} == kept
+               "区\n教育局": {"2": {"annual": "}\n{"}}, "长" * 600: {"3": {"annual": "长名"}}}
+    write_manifest(ws, {"campaign": ws.campaign_id, "units": {unit: {"unit": unit, "prefilled": texts}
+                                                              for unit, texts in awkward.items()}})
+    assert {unit: entry["prefilled"] for unit, entry in read_manifest(ws)["units"].items()} == awkward
 
 
-def test_a_damaged_line_of_prefilled_texts_says_to_distribute_again(ws: Workspace, cli, tmp_path: Path) -> None:
-    """Only the unit's own line is parsed, when its return arrives: a damaged one is said in words, not a traceback."""
+def test_damaged_prefilled_texts_say_to_distribute_again(ws: Workspace, cli, tmp_path: Path) -> None:
+    """A prefilled.json cut short is said in words, not a traceback."""
     path = ws.state / "prefilled.json"
-    lines = path.read_text(encoding="utf-8").split("\n")
-    damaged = next(i for i, line in enumerate(lines) if line.startswith(json.dumps(UNIT, ensure_ascii=False)))
-    lines[damaged] = lines[damaged][:len(lines[damaged]) // 2] + ","
-    path.write_text("\n".join(lines), encoding="utf-8")
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text[:len(text) // 2], encoding="utf-8")
     make_return(ws, tmp_path / "inbox" / "发改委.xlsx")
     result = cli("collect", tmp_path / "inbox", "-w", ws.root)
     assert result.exit_code == 2 and "prefilled.json" in result.output and "toolkit distribute" in result.output

@@ -30,10 +30,10 @@ from returns import copy_workspace
 from toolkit.excel import intake
 from toolkit.excel.office import soffice_path
 from toolkit.model.findings import catalogue
+from toolkit.store.checked import check_receipt
 from toolkit.store.ledger import Ledger, Receipt
 from toolkit.store.manifest import read_manifest
 from toolkit.store.workspace import Workspace
-from toolkit.validate import check_receipt
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
@@ -271,7 +271,7 @@ def test_nothing_is_written_outside_the_workspace(collected: Collected) -> None:
 
 def test_validate_gives_each_accepted_file_the_manifests_findings(collected: Collected, corpus: Corpus) -> None:
     leaves = corpus.leaves
-    issued = read_manifest(collected.ws, with_prefilled=True).get("units", {})
+    issued = read_manifest(collected.ws).get("units", {})
     by_source = {r.source: r for r in collected.receipts()}
     wrong = []
     for record in collected.records:

@@ -26,9 +26,9 @@ from returns import ANSWERS, SEED_UNIT, UNIT, Return, open_return
 
 from toolkit.collect import Incoming, examine
 from toolkit.excel import intake
+from toolkit.model.checks import check_return
 from toolkit.store.manifest import read_manifest
 from toolkit.store.workspace import Workspace
-from toolkit.validate import check_return
 
 FUZZ = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "60")), deadline=None, database=None, derandomize=False,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -100,7 +100,7 @@ def apply(r: Return, edit: tuple, pick: int) -> None:
 
 @pytest.fixture(scope="module")
 def issued(distributed: Workspace) -> dict[str, dict]:
-    return read_manifest(distributed, with_prefilled=True)["units"]
+    return read_manifest(distributed)["units"]
 
 
 def _event(text: str) -> None:

@@ -31,11 +31,12 @@ from toolkit.distribute import distribute
 from toolkit.excel.targetlist import read_target_list, write_target_list
 from toolkit.merge import COMPLETE, REFUSED, merge
 from toolkit.model import resources
+from toolkit.model.checks import check_rules, check_value
 from toolkit.model.periods import parse_period, periods_of_kind
 from toolkit.model.spec import Column, Spec, load_spec
 from toolkit.store.manifest import read_manifest
 from toolkit.store.workspace import Workspace, init_workspace, load_example, load_example_answers, open_workspace
-from toolkit.validate import check_rules, check_value, validate
+from toolkit.validate import validate
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -338,7 +339,7 @@ def test_co_units_column_is_read_after_the_lead(support):
 
 
 def test_co_units_do_not_get_a_workbook_and_sit_in_their_own_column(support):
-    manifest = read_manifest(support, with_prefilled=True)
+    manifest = read_manifest(support)
     assert list(manifest["units"]) == ["市交通运输局", "市教育局", "市卫生健康委", "市民政局"]
     entry = manifest["units"]["市教育局"]
     assert entry["prefilled"]["3"]["units"] == "市教育局\n市住房城乡建设局"

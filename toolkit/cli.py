@@ -15,12 +15,12 @@ from rich.table import Table
 
 from toolkit.model import resources
 from toolkit.model.periods import ALLOWED as PERIOD_CODES
-from toolkit.model.periods import parse_period
+from toolkit.model.periods import parse_as_of, parse_period
 from toolkit.model.spec import SpecError, load_spec
 from toolkit.store.files import OutputError
 from toolkit.store.lock import BusyError
 from toolkit.store.workspace import WorkspaceError, init_workspace, open_workspace
-from toolkit.views.terminal import VERDICT_WORDS, console, err_console, print_findings, progress
+from toolkit.views.terminal import VERDICT_WORDS, console, print_findings, progress
 
 app = typer.Typer(
     help="目标任务报送汇总工具：init 建工作区 → distribute 分发填报表 → collect 收集回报 → validate 校验 → merge 汇总。",
@@ -42,21 +42,28 @@ def friendly(command: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return command(*args, **kwargs)
         except (WorkspaceError, SpecError, OutputError, BusyError) as exc:
-            err_console.print(f"[red]错误：[/red]{exc}")
+            console(stderr=True).print(f"[red]错误：[/red]{exc}")
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
-            err_console.print("已中断。")
+            console(stderr=True).print("已中断。")
             raise typer.Exit(130) from None
         except (typer.Exit, typer.Abort):
             raise
         except Exception as exc:
             if os.environ.get("TOOLKIT_DEBUG"):
                 raise
-            err_console.print(f"[red]内部错误：[/red]{type(exc).__name__}: {exc}\n"
+            console(stderr=True).print(f"[red]内部错误：[/red]{type(exc).__name__}: {exc}\n"
                               "这是 toolkit 的缺陷，请设置环境变量 TOOLKIT_DEBUG=1 重新运行并把输出报告给开发者。")
             raise typer.Exit(2) from None
 
     return wrapper
+
+
+def as_of_time(text: str | None) -> dt.datetime:
+    try:
+        return parse_as_of(text)
+    except ValueError as exc:
+        raise WorkspaceError(str(exc)) from None
 
 
 @app.command()
@@ -78,13 +85,13 @@ def init(
         raise WorkspaceError(f"找不到目标任务清单文件 {targets}")
     ws = init_workspace(directory, preset=preset, year=year, period_code=period, targets=targets, example=example,
                         upstream=upstream)
-    console.print(f"已建立工作区 {ws.root}")
-    console.print(f"  配置：{ws.config.path}")
-    console.print(f"  目标任务清单：{ws.targets_path}（可在 Excel 中编辑）")
+    console().print(f"已建立工作区 {ws.root}")
+    console().print(f"  配置：{ws.config.path}")
+    console().print(f"  目标任务清单：{ws.targets_path}（可在 Excel 中编辑）")
     if upstream:
-        console.print(f"清单中的事项取自上级下发的填报表：请先在“{ws.spec.by_role('units').label}”栏填写本单位的承办科室或下级单位（第一个为牵头），"
+        console().print(f"清单中的事项取自上级下发的填报表：请先在“{ws.spec.by_role('units').label}”栏填写本单位的承办科室或下级单位（第一个为牵头），"
                       "汇总（toolkit merge）时会自动填好上级的这张表，用于上报。")
-    console.print(f"下一步：cd {ws.root} 后运行 toolkit distribute")
+    console().print(f"下一步：cd {ws.root} 后运行 toolkit distribute")
 
 
 @app.command()
@@ -104,17 +111,17 @@ def distribute(
     if result.problems:
         print_findings(result.problems, title=f"目标任务清单 {ws.targets_path.name} 的问题")
     if any(p.is_error for p in result.problems):
-        console.print(f"[red]目标任务清单有 {sum(p.is_error for p in result.problems)} 个错误，未生成任何填报表。"
+        console().print(f"[red]目标任务清单有 {sum(p.is_error for p in result.problems)} 个错误，未生成任何填报表。"
                       "[/red]请在 Excel 中修改清单后重新运行 toolkit distribute。")
         raise typer.Exit(1)
     leads = [i for i in result.issues if i.role == "lead"]
     co = len(result.issues) - len(leads)
-    console.print(f"已为 {len(leads)} 个牵头单位生成填报表（共 {sum(len(i.items) for i in leads)} 项）"
+    console().print(f"已为 {len(leads)} 个牵头单位生成填报表（共 {sum(len(i.items) for i in leads)} 项）"
                   f"{f'，为 {co} 个协办单位生成配合情况填报表' if co else ''}，用时 {result.seconds:.2f} 秒：{ws.outbox}")
     for label, units in (("新增", result.new), ("清单有变、已更新", result.changed), ("未变", result.unchanged),
                          ("已无牵头任务、已删除其填报表", result.removed)):
         if units and (label != "未变" or result.changed or result.new):
-            console.print(f"  {label}（{len(units)}）：{'、'.join(units)}")
+            console().print(f"  {label}（{len(units)}）：{'、'.join(units)}")
 
 
 @app.command()
@@ -129,10 +136,9 @@ def collect(
     """收集回报：识别每个文件属于哪个单位，原样存档并记入台账；同一单位的新回报取代旧的。"""
     from toolkit.collect import collect as run
     from toolkit.collect import count_files, list_files
-    from toolkit.status import parse_as_of
 
     ws = open_workspace(workspace)
-    when = parse_as_of(as_of) if as_of else None
+    when = as_of_time(as_of) if as_of else None
     listed = list_files(paths)
     with progress("收集回报", count_files(listed)) as tick:
         records = run(ws, paths, when, tick, jobs, listed)
@@ -144,9 +150,9 @@ def collect(
             table.add_column(label, overflow="fold")
         for r in records:
             table.add_row(r.file, r.unit, VERDICT_WORDS.get(r.verdict, r.verdict), r.reason)
-        console.print(table)
+        console().print(table)
         counts = {v: sum(r.verdict == v for r in records) for v in VERDICT_WORDS}
-        console.print(f"共 {len(records)} 个文件：接收 {counts['accepted']}，拒收 {counts['refused']}，"
+        console().print(f"共 {len(records)} 个文件：接收 {counts['accepted']}，拒收 {counts['refused']}，"
                       f"跳过 {counts['skipped']}。下一步：toolkit validate")
     raise typer.Exit(1 if any(r.verdict == "refused" for r in records) else 0)
 
@@ -158,27 +164,23 @@ def validate(
     workspace: WorkspaceOption = None,
 ) -> None:
     """校验每个单位的最新回报；问题清单同时写入 reports/validation.xlsx。退出码：0 无错误，1 有错误，2 无法运行。"""
-    from toolkit.store.manifest import read_manifest
+    from toolkit.validate import report_path, units_to_check
     from toolkit.validate import validate as run
-    from toolkit.views.report import findings_json, write_findings_xlsx
+    from toolkit.views.report import findings_json
 
     ws = open_workspace(workspace)
-    with ws.lock():
-        manifest = read_manifest(ws)  # read once, under the lock, for the progress bar and the checks
-        with progress("校验回报", len(manifest.get("units", {}))) as tick:
-            result = run(ws, tick, manifest, answers=False)
-        found = result.findings
-        report_path = ws.reports / "validation.xlsx"
-        write_findings_xlsx(report_path, found, f"{ws.spec.title} 校验结果")
+    with progress("校验回报", units_to_check(ws)) as tick:
+        result = run(ws, tick)
+    found = result.findings
     errors = sum(f.is_error for f in found)
     if as_json:
         print(json.dumps(findings_json(found), ensure_ascii=False, indent=1))
     else:
         if found:
             print_findings(found)
-        console.print(f"已校验 {len(result.returns)} 个单位的回报：错误 {errors}，警告 {len(found) - errors}；"
+        console().print(f"已校验 {len(result.returns)} 个单位的回报：错误 {errors}，警告 {len(found) - errors}；"
                       f"{len(result.not_returned)} 个单位尚未报送（toolkit status 查看）。")
-        console.print(f"问题清单：{report_path}")
+        console().print(f"问题清单：{report_path(ws)}")
     raise typer.Exit(1 if errors else 0)
 
 
@@ -203,17 +205,17 @@ def merge(
     with progress("汇总", None) as tick:
         result = run(ws, output, allow_missing=allow_missing, group_by=group_by, tick=tick, jobs=jobs)
     if result.missing:
-        console.print(f"[yellow]未报送（{len(result.missing)}）：[/yellow]{'、'.join(result.missing)}")
+        console().print(f"[yellow]未报送（{len(result.missing)}）：[/yellow]{'、'.join(result.missing)}")
     if result.with_errors:
         listed = "、".join(f"{u}（{n}个错误）" for u, n in result.with_errors.items())
-        console.print(f"[yellow]回报有错误：[/yellow]{listed}（toolkit validate 查看原因）")
+        console().print(f"[yellow]回报有错误：[/yellow]{listed}（toolkit validate 查看原因）")
     if result.outcome == REFUSED:
-        console.print("[red]未生成汇总表。[/red]请催报或退回修改后重新 collect；"
+        console().print("[red]未生成汇总表。[/red]请催报或退回修改后重新 collect；"
                       "如需先出一版，请加 --allow-missing（相关事项将标注“未报送”或“待核实”）。")
         raise typer.Exit(REFUSED)
-    console.print(f"汇总表：{result.path}（{len(result.rows)} 项）")
+    console().print(f"汇总表：{result.path}（{len(result.rows)} 项）")
     if result.upstream:
-        console.print(f"上报上级的填报表（已按汇总结果填好）：{result.upstream}")
+        console().print(f"上报上级的填报表（已按汇总结果填好）：{result.upstream}")
     if pdf and result.path:
         from toolkit.excel.office import OfficeError
         from toolkit.summary import export_pdf
@@ -221,9 +223,9 @@ def merge(
         try:
             pdf_path = export_pdf(result.path, result.path.parent)
         except OfficeError as exc:
-            err_console.print(f"[red]PDF 未生成：[/red]{exc}")
+            console(stderr=True).print(f"[red]PDF 未生成：[/red]{exc}")
             raise typer.Exit(2) from None
-        console.print(f"PDF：{pdf_path}")
+        console().print(f"PDF：{pdf_path}")
     raise typer.Exit(result.outcome)
 
 
@@ -249,23 +251,23 @@ def feedback(
     with ws.lock():
         results = make_feedback(ws, units or None, deadline=due)
     if not results:
-        console.print("没有回报有错误的单位，无需退回修改。")
+        console().print("没有回报有错误的单位，无需退回修改。")
         return
     for r in results:
         if r.state == NOT_RETURNED:
-            console.print(f"{r.unit}：尚未报送，没有可退回的回报（toolkit remind 催报）。")
+            console().print(f"{r.unit}：尚未报送，没有可退回的回报（toolkit remind 催报）。")
         elif r.state == NO_ERRORS:
             extra = f"，有 {r.warnings} 个提示（toolkit validate 查看）" if r.warnings else ""
-            console.print(f"{r.unit}：当前回报没有错误{extra}，无需退回修改。")
+            console().print(f"{r.unit}：当前回报没有错误{extra}，无需退回修改。")
         else:
             counts = f"错误 {r.errors}" + (f"，提示 {r.warnings}" if r.warnings else "")
-            console.print(f"{r.unit}（{counts}）：{r.workbook}")
-            console.print(f"  退回说明：{r.notice}")
+            console().print(f"{r.unit}（{counts}）：{r.workbook}")
+            console().print(f"  退回说明：{r.notice}")
             if r.state == LIST_ONLY:
-                console.print(f"  [yellow]只写了问题清单：{r.note}；[/yellow]说明中已请单位在原表格中修改。")
+                console().print(f"  [yellow]只写了问题清单：{r.note}；[/yellow]说明中已请单位在原表格中修改。")
     written = [r for r in results if r.workbook]
     if written:
-        console.print(f"已为 {len(written)} 个单位生成退回修改文件：{written[0].workbook.parent}。"
+        console().print(f"已为 {len(written)} 个单位生成退回修改文件：{written[0].workbook.parent}。"
                       "请把两个文件一并发给单位；修改后发回的文件用 toolkit collect 收集。")
 
 
@@ -279,22 +281,22 @@ def status(
     workspace: WorkspaceOption = None,
 ) -> None:
     """报送进度：每个单位的状态、收到时间、版本数、是否逾期、错误与警告数。退出码：0 全部已通过，1 尚有单位未通过，2 无法运行。"""
-    from toolkit.status import build_status, parse_as_of, status_table, write_html
+    from toolkit.status import build_status, status_table, write_html
 
     ws = open_workspace(workspace)
-    report = build_status(ws, parse_as_of(as_of))
+    report = build_status(ws, as_of_time(as_of))
     if html:
         write_html(ws, report, html)
     if as_json:
         print(json.dumps([r.to_json() for r in report.rows], ensure_ascii=False, indent=1))
     else:
-        console.print(status_table(report))
-        console.print(report.totals_line())
+        console().print(status_table(report))
+        console().print(report.totals_line())
         if report.unattributed:
-            console.print(f"[yellow]另有 {len(report.unattributed)} 个文件被拒收且无法识别单位[/yellow]"
+            console().print(f"[yellow]另有 {len(report.unattributed)} 个文件被拒收且无法识别单位[/yellow]"
                           "（--html 网页中列出）。")
     if html:
-        (err_console if as_json else console).print(f"网页：{html}")
+        console(stderr=as_json).print(f"网页：{html}")
     raise typer.Exit(0 if report.all_passed else 1)
 
 
@@ -307,23 +309,23 @@ def remind(
     workspace: WorkspaceOption = None,
 ) -> None:
     """催报：为每个未报送、逾期未报的单位写一份催报通知，并写一份催报清单；已发来文件的单位的旧通知会被删除。"""
-    from toolkit.status import build_status, parse_as_of, write_reminders
+    from toolkit.status import build_status, write_reminders
 
     ws = open_workspace(workspace)
     with ws.lock():
-        report = build_status(ws, parse_as_of(as_of))
+        report = build_status(ws, as_of_time(as_of))
         result = write_reminders(ws, report, output)
     rows = {r.unit: r for r in report.rows}
     if result.notices:
-        console.print(f"已为 {len(result.notices)} 个单位写好催报通知：")
+        console().print(f"已为 {len(result.notices)} 个单位写好催报通知：")
         for unit, path in result.notices.items():
             late = f"，逾期{rows[unit].days_late}天" if rows[unit].late else ""
-            console.print(f"  {unit}（{rows[unit].state}{late}）：{path}")
+            console().print(f"  {unit}（{rows[unit].state}{late}）：{path}")
     else:
-        console.print("没有未报送的单位，无需催报。")
+        console().print("没有未报送的单位，无需催报。")
     if result.removed:
-        console.print(f"已删除 {len(result.removed)} 份过时的催报通知（这些单位已发来文件）。")
-    console.print(f"催报清单：{result.listing}")
+        console().print(f"已删除 {len(result.removed)} 份过时的催报通知（这些单位已发来文件）。")
+    console().print(f"催报清单：{result.listing}")
 
 
 @app.command()
@@ -332,7 +334,7 @@ def presets() -> None:
     """列出可用的版式预设。"""
     for name in resources.preset_names():
         spec = load_spec(name, {"year": 2022, "period": parse_period("Q1")})
-        console.print(f"{name}\t{spec.description}")
+        console().print(f"{name}\t{spec.description}")
 
 
 @app.command()

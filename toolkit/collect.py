@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
+import functools
 import hashlib
 import io
-import itertools
 import os
 import zipfile
 from collections.abc import Callable, Iterator
@@ -17,16 +16,16 @@ from pathlib import Path
 from toolkit.excel import intake
 from toolkit.model import findings
 from toolkit.model import stamp as stamps
+from toolkit.model.checks import check_parsed
 from toolkit.model.findings import Finding
-from toolkit.model.parallel import AUTO, worker_count
+from toolkit.model.parallel import AUTO, no_progress, worker_count
 from toolkit.model.periods import parse_period
 from toolkit.model.text import match_key
+from toolkit.store.checked import check_key
 from toolkit.store.files import write_named_by_content
 from toolkit.store.ledger import ACCEPTED, REFUSED, SKIPPED, Ledger, Receipt
-from toolkit.store.manifest import Prefilled, read_manifest
+from toolkit.store.manifest import read_manifest
 from toolkit.store.workspace import Workspace
-from toolkit.validate import CheckKeys, check_parsed
-from toolkit.views.terminal import no_progress
 
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods", ".et"}  # never opened as an archive of returns
 JUNK_NAMES = {"thumbs.db", "desktop.ini", ".ds_store"}
@@ -203,29 +202,24 @@ def _members(file: Path) -> int:
 class Verdict:
     """What a file's bytes say: decided without the ledger, so it can run in another process.
 
-    An accepted return is validated right away (`checked`, as JSON), so validate need not read it again.
+    An accepted return is checked right away (`checked`, CheckedReturn.to_json), so validate need not read it again.
     """
 
     verdict: str
     reason: str
     unit: str = ""
     identified_by: str = ""
-    checked: bytes = b""
+    checked: str = ""
     format: str = ""  # intake.sniff's: the archived copy's extension
 
 
-def examine(ws: Workspace, manifest: dict, incoming: Incoming, received_at: str = "",
-            prefilled: Prefilled | None = None) -> Verdict:
-    """Read, identify, judge and check one file (the slow part of collect).
-
-    `prefilled`: the units' prefilled texts, when the manifest's entries do not hold them.
-    """
+def examine(ws: Workspace, manifest: dict, incoming: Incoming, received_at: str = "") -> Verdict:
+    """Read, identify, judge and check one file (the slow part of collect)."""
     parsed = intake.parse(incoming.data, ws.spec, incoming.source, ws.limits)
-    return replace(_judge(ws, manifest, incoming, received_at, parsed, prefilled), format=parsed.format)
+    return replace(_judge(ws, manifest, incoming, received_at, parsed), format=parsed.format)
 
 
-def _judge(ws: Workspace, manifest: dict, incoming: Incoming, received_at: str, parsed: intake.Parsed,
-           prefilled: Prefilled | None) -> Verdict:
+def _judge(ws: Workspace, manifest: dict, incoming: Incoming, received_at: str, parsed: intake.Parsed) -> Verdict:
     if parsed.problem is not None and parsed.stamp is None:
         verdict = SKIPPED if parsed.problem.code == "file-not-spreadsheet" else REFUSED
         return Verdict(verdict, parsed.problem.message)
@@ -238,18 +232,11 @@ def _judge(ws: Workspace, manifest: dict, incoming: Incoming, received_at: str, 
     if parsed.format == "xlsm":
         notes.append(findings.make("file-macro").message)
     issued = manifest.get("units", {}).get(unit, {})
-    if "prefilled" not in issued:
-        issued = {**issued, "prefilled": (prefilled or Prefilled(ws)).of(unit)}
-    if issued.get("role", "lead") != "lead":  # a co-organiser's return has its own layout: read it as such
-        parsed = intake.parse(incoming.data, ws.spec_for(issued["role"]), incoming.source, ws.limits,
-                              (parsed.format, parsed.kind))
-    checked = check_parsed(ws, parsed, unit, issued, incoming.source, received_at)
+    spec = ws.spec_for(issued.get("role", "lead"))
+    if spec is not ws.spec:  # a co-organiser's return has its own layout: read it as such
+        parsed = intake.parse(incoming.data, spec, incoming.source, ws.limits, (parsed.format, parsed.kind))
+    checked = check_parsed(spec, parsed, unit, issued, incoming.source, received_at)
     return Verdict(ACCEPTED, "；".join(notes), unit, how, checked.to_json())
-
-
-BATCH = 64  # files read before they are examined together (memory stays bounded)
-CHUNK = 16  # files sent to a worker at a time: fewer, larger messages cost the two processes less
-COMMIT_EVERY = 16  # files recorded per ledger transaction: a kill loses at most these rows, never their files
 
 
 def _period_words(code: str) -> str:
@@ -260,6 +247,7 @@ def _period_words(code: str) -> str:
 
 
 FILES_PER_WORKER = 150  # automatic --jobs: a worker pays for itself from about this many files
+CHUNK = 16  # files sent to a worker at a time
 
 
 def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None,
@@ -267,43 +255,16 @@ def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None,
             listed: list[Path | CollectRecord] | None = None) -> list[CollectRecord]:
     """Collect every file under `paths`; one record per file, in input order, whatever happens to the others.
 
-    Every file is archived before its ledger row is written; with `jobs` > 1 (or AUTO and many files)
-    new files are examined in that many processes, with the same records as one job.
-    `listed`: list_files(paths), when the caller has listed them already (for the progress bar).
+    Files seen before and lock files are recorded at once; the new ones are examined (in `jobs` processes
+    when more than one), then each is archived before its ledger row is committed, so a collect killed at any
+    point loses no file and counts nothing twice. `listed`: list_files(paths), when the caller has it already.
     """
     received_at = (as_of or dt.datetime.now()).isoformat(timespec="seconds")
-    keys = CheckKeys(ws)
     records: dict[int, CollectRecord] = {}
-    Batch = list[tuple[int, Incoming, Receipt]]
-    pending: Batch = []
-    in_flight: list[tuple[Batch, Iterator[Verdict]]] = []  # sent to be examined, oldest first
-    with ws.lock(), Ledger(ws.state / "ledger.sqlite") as ledger, contextlib.ExitStack() as stack:
-        listed = list_files(paths) if listed is None else listed
-        examiners = _Examiners(ws, received_at, lambda: worker_count(jobs, count_files(listed), FILES_PER_WORKER), stack)
-
-        def record(keep: int) -> None:
-            """Record the verdicts of the batches in flight but the last `keep`, in the order they were sent."""
-            while len(in_flight) > keep:
-                sent, verdicts = in_flight.pop(0)
-                examined = zip(sent, verdicts, strict=True)
-                while group := list(itertools.islice(examined, COMMIT_EVERY)):
-                    with ledger.batch():  # rows and checks committed together, each file archived before its row
-                        for (index, incoming, receipt), verdict in group:
-                            receipt = _archived(ws, receipt, incoming, verdict)
-                            records[index] = _record(ledger, receipt, incoming, verdict)
-                            if verdict.checked:
-                                issued = examiners.manifest.get("units", {}).get(verdict.unit, {})
-                                ledger.keep_check(receipt.sha256, keys.key(receipt, issued), verdict.checked)
-                    for _ in group:
-                        tick()
-
-        def send() -> None:
-            if pending:
-                in_flight.append((list(pending), examiners.examine([p[1] for p in pending])))
-                pending.clear()
-
-        examining: dict[str, str] = {}  # sha256 -> name of a file of this run sent to be examined
-        for index, incoming in enumerate(gather(listed)):
+    new: list[tuple[int, Incoming, Receipt]] = []
+    with ws.lock(), Ledger(ws.state / "ledger.sqlite") as ledger:
+        examining: dict[str, str] = {}  # sha256 -> name of a file of this run to be examined
+        for index, incoming in enumerate(gather(list_files(paths) if listed is None else listed)):
             if isinstance(incoming, CollectRecord):
                 records[index] = incoming
                 tick()
@@ -313,69 +274,35 @@ def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None,
             receipt = _receipt(ws, incoming, sha, received_at, earlier)
             quick = _quick_verdict(receipt, incoming, earlier, examining)
             if quick is None:
-                examining[receipt.sha256] = incoming.name
-                pending.append((index, incoming, receipt))
-                if len(pending) >= BATCH:
-                    send()
-                    record(keep=1)  # the batch just sent is examined while the one before is recorded
+                examining[sha] = incoming.name
+                new.append((index, incoming, receipt))
             else:
                 records[index] = _record(ledger, _archived(ws, receipt, incoming, quick), incoming, quick)
                 tick()
-        send()
-        record(keep=0)
+        if new:
+            manifest = read_manifest(ws)
+            verdicts = _examine_all(ws, manifest, [incoming for _, incoming, _ in new], received_at, jobs)
+            for (index, incoming, receipt), verdict in zip(new, verdicts, strict=True):
+                with ledger.batch():  # the row and its check committed together, the file archived before
+                    receipt = _archived(ws, receipt, incoming, verdict)
+                    records[index] = _record(ledger, receipt, incoming, verdict)
+                    if verdict.checked:
+                        issued = manifest.get("units", {}).get(verdict.unit, {})
+                        ledger.keep_check(receipt.sha256, check_key(ws, receipt, issued), verdict.checked)
+                tick()
     return [records[i] for i in sorted(records)]
 
 
-class _Examiners:
-    """Examines batches of new files, in this process or in worker processes; verdicts come back in order.
-
-    The manifest and the number of workers are worked out for the first new file: a collect finding
-    nothing new needs neither.
-    """
-
-    def __init__(self, ws: Workspace, received_at: str, workers: Callable[[], int],
-                 stack: contextlib.ExitStack) -> None:
-        self.ws, self.received_at, self.count_workers, self.stack = ws, received_at, workers, stack
-        self.manifest: dict = {}
-        self.prefilled: Prefilled | None = None
-        self.workers = 0
-        self.pool: ProcessPoolExecutor | None = None
-
-    def examine(self, files: list[Incoming]) -> Iterator[Verdict]:
-        if not self.workers:  # the first new file
-            self.manifest = read_manifest(self.ws)
-            self.prefilled = Prefilled(self.ws)
-            self.workers = self.count_workers()
-        if self.workers <= 1:  # examined one by one, as the verdicts are asked for
-            return (examine(self.ws, self.manifest, incoming, self.received_at, self.prefilled) for incoming in files)
-        if self.pool is None:  # each worker gets the workspace and the manifest once, not with every file
-            _prepare(self.ws)
-            self.pool = self.stack.enter_context(ProcessPoolExecutor(
-                max_workers=self.workers, initializer=_start_worker,
-                initargs=(self.ws, self.manifest, self.prefilled, self.received_at)))
-        return self.pool.map(_examine_in_worker, files, chunksize=CHUNK)
-
-
-def _prepare(ws: Workspace) -> None:
-    """The layout, the limits and the messages, worked out once before the workers start: forked ones
-    inherit them instead of each working them out again."""
-    ws.spec_for("lead")
-    ws.limits  # noqa: B018 (a cached property: reading it works it out)
-    findings.catalogue()
-
-
-_worker: tuple[Workspace, dict, Prefilled | None, str] | None = None  # a collect worker's workspace, issue, time
-
-
-def _start_worker(ws: Workspace, manifest: dict, prefilled: Prefilled | None, received_at: str) -> None:
-    global _worker
-    _worker = (ws, manifest, prefilled, received_at)
-
-
-def _examine_in_worker(incoming: Incoming) -> Verdict:
-    assert _worker is not None
-    ws, manifest, prefilled, received_at = _worker
-    return examine(ws, manifest, incoming, received_at, prefilled)
+def _examine_all(ws: Workspace, manifest: dict, files: list[Incoming], received_at: str,
+                 jobs: int) -> Iterator[Verdict]:
+    """Each file's verdict, in order: in this process, or in worker processes when there are enough files."""
+    examine_one = functools.partial(examine, ws, manifest, received_at=received_at)
+    workers = worker_count(jobs, len(files), FILES_PER_WORKER)
+    if workers <= 1:
+        yield from map(examine_one, files)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        yield from pool.map(examine_one, files, chunksize=CHUNK)
 
 
 def _receipt(ws: Workspace, incoming: Incoming, sha: str, received_at: str, earlier: Receipt | None) -> Receipt:

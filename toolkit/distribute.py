@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -15,17 +14,20 @@ from typing import Any
 import jinja2
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from toolkit.excel.layout import new_workbook, row_height, text_sheet, write_contact_row
-from toolkit.excel.targetlist import Item, TargetList, is_collective
+from toolkit.excel.layout import new_workbook, row_height, write_contact_row
+from toolkit.excel.sheets import find_header, read_grids
+from toolkit.excel.targetlist import Item, TargetList, is_collective, normalise_seq
 from toolkit.model import stamp as stamps
 from toolkit.model.findings import Finding
-from toolkit.model.parallel import AUTO, worker_count
+from toolkit.model.parallel import AUTO, no_progress, worker_count
+from toolkit.model.periods import chinese_date
 from toolkit.model.resources import templates_dir
 from toolkit.model.spec import Column, Spec
+from toolkit.model.text import cell_text, tidy_multiline
+from toolkit.store import manifest
+from toolkit.store.checked import checked_returns
 from toolkit.store.files import atomic_path, write_text
-from toolkit.store.manifest import MANIFEST, PREFILLED, prefilled_json, read_manifest
-from toolkit.store.workspace import Workspace
-from toolkit.views.terminal import no_progress
+from toolkit.store.workspace import CONFIG_NAME, Workspace, WorkspaceError, open_workspace
 
 TITLE_ROW, CONTACT_ROW, HEADER_ROW = 0, 1, 2
 FIRST_ITEM_ROW = HEADER_ROW + 1
@@ -121,10 +123,7 @@ def distribute(ws: Workspace, previous: Path | None = None, tick: Callable[[], N
     """
     with ws.lock():
         if previous is not None:
-            from toolkit.carry import read_previous, save_previous
-
-            save_previous(ws, read_previous(previous, ws.spec.without_previous()))
-            ws.__dict__.pop("spec", None)  # the layout now has last period's columns
+            ws.save_previous(read_previous(previous, ws.spec.without_previous()))
         return _distribute(ws, tick, jobs)
 
 
@@ -135,8 +134,7 @@ def _distribute(ws: Workspace, tick: Callable[[], None], jobs: int) -> Distribut
     if any(p.is_error for p in problems):
         return result
     result.issues = plan(ws, targets)
-    previous = read_manifest(ws)
-    old_units = previous.get("units", {})
+    old_units = manifest.read_manifest(ws, with_prefilled=False).get("units", {})
     ws.outbox.mkdir(parents=True, exist_ok=True)
     for issue in _write_all(ws, result.issues, jobs):
         old = old_units.get(issue.unit)
@@ -157,6 +155,51 @@ def _distribute(ws: Workspace, tick: Callable[[], None], jobs: int) -> Distribut
     write_manifest(ws, result.issues)
     result.seconds = (dt.datetime.now() - started).total_seconds()
     return result
+
+
+def read_previous(path: Path, spec: Spec) -> dict[str, Any]:
+    """{"source", "label", "values": {序号: {column key: text}}} from a workspace folder or a summary .xlsx."""
+    if spec.carry_forward is None:
+        raise WorkspaceError(f"预设“{spec.name}”没有定义上期内容的显示方式（[carry_forward]），不能使用 --previous。")
+    keys = spec.carry_forward.columns
+    if path.is_dir():
+        if not (path / CONFIG_NAME).is_file():
+            raise WorkspaceError(f"{path} 不是 toolkit 工作区：--previous 需要上期的工作区文件夹或上期汇总表（.xlsx）。")
+        previous = open_workspace(path)
+        checked = checked_returns(previous)
+        values = {seq: {k: answers.get(k, "") for k in keys}
+                  for r in checked.returns.values() for seq, answers in r.answers.items()}
+        label = f"{previous.context['year']}年{previous.period.long}"
+    elif path.is_file():
+        values = _from_summary(path, spec, keys)
+        label = path.stem
+    else:
+        raise WorkspaceError(f"找不到 {path}：--previous 需要上期的工作区文件夹或上期汇总表（.xlsx）。")
+    if not values:
+        raise WorkspaceError(f"{path} 中没有读到上期的填报内容（{'、'.join(spec.column(k).label for k in keys)}）。")
+    return {"source": str(path), "label": label, "values": values}
+
+
+def _from_summary(path: Path, spec: Spec, keys: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    try:
+        grids = read_grids(path)
+    except Exception as exc:  # calamine's errors for files that are no workbook
+        raise WorkspaceError(f"{path} 无法读取：{exc}") from exc
+    id_col = spec.by_role("id")
+    wanted = [id_col, *(spec.column(k) for k in keys)]
+    matchers = {c.key: (lambda k, c=c: k in c.header_keys()) for c in wanted}
+    for grid in grids:
+        header = find_header(grid, matchers, id_col.key)
+        if header is None or not set(keys) & set(header.columns):
+            continue
+        values = {}
+        for r in range(header.last_row + 1, grid.height):
+            seq = normalise_seq(grid.value(r, header.columns[id_col.key]))
+            if seq.isdigit():
+                values[seq] = {k: tidy_multiline(cell_text(grid.value(r, header.columns[k])))
+                               for k in keys if k in header.columns}
+        return values
+    return {}
 
 
 def write_issue(outbox: Path, blueprint: Blueprint, issue: UnitIssue) -> UnitIssue:
@@ -189,19 +232,17 @@ def notice_name(issue: UnitIssue) -> str:
 
 
 def write_manifest(ws: Workspace, issues: list[UnitIssue]) -> None:
-    prefilled = {i.unit: dict(zip(i.stamp.items, i.prefilled, strict=True)) for i in issues}
-    write_text(ws.state / PREFILLED, prefilled_json(prefilled))
-    data = {
+    manifest.write_manifest(ws, {
         "campaign": ws.campaign_id,
         "period": ws.period.code,
         "template": ws.spec.template_version,
         "units": {
             i.unit: {"unit": i.official, "role": i.role, "file": i.file_name, "notice": notice_name(i),
-                     "items": list(i.stamp.items), "fingerprint": i.stamp.fingerprint, "token": i.stamp.token}
+                     "items": list(i.stamp.items), "fingerprint": i.stamp.fingerprint, "token": i.stamp.token,
+                     "prefilled": dict(zip(i.stamp.items, i.prefilled, strict=True))}
             for i in issues
         },
-    }
-    write_text(ws.outbox / MANIFEST, json.dumps(data, ensure_ascii=False, indent=1) + "\n")
+    })
 
 
 @functools.cache
@@ -215,10 +256,6 @@ def render_notice(blueprint: Blueprint, issue: UnitIssue) -> str:
     return _notice_template().render(**blueprint.notice, unit=issue.official or issue.unit,
                                      items=[i.seq for i in issue.items], file_name=issue.file_name,
                                      co_units=issue.co_units)
-
-
-def chinese_date(day: dt.date) -> str:
-    return f"{day.year}年{day.month}月{day.day}日"
 
 
 def _deadline_words(deadline: str) -> str:
@@ -281,20 +318,6 @@ def blueprint_for(ws: Workspace, spec: Spec, role: str, today: dt.date) -> Bluep
     )
 
 
-class _Sheet(text_sheet()):  # type: ignore[misc]
-    """xlsxwriter's worksheet, remembering the formulas it prepared (a pure function of the formula and the
-    workbook's options): the rules' marks are the same in every workbook, and preparing one runs about a hundred
-    regular expressions (some 0.6 ms, of the 8 ms a template took)."""
-
-    _prepared: dict[tuple[Any, ...], str] = {}  # noqa: RUF012 - shared on purpose, by every workbook
-
-    def _prepare_formula(self, formula: str, *args: Any, **kwargs: Any) -> str:
-        key = (formula, args, tuple(sorted(kwargs.items())), getattr(self, "use_future_functions", None))
-        if key not in self._prepared:
-            self._prepared[key] = super()._prepare_formula(formula, *args, **kwargs)
-        return self._prepared[key]
-
-
 def write_template(path: Path, blueprint: Blueprint, issue: UnitIssue) -> None:
     """The unit's workbook: title, contact row, header, its items, footnote; prefilled cells locked."""
     spec = blueprint.spec
@@ -303,7 +326,7 @@ def write_template(path: Path, blueprint: Blueprint, issue: UnitIssue) -> None:
     workbook.set_properties(dict(blueprint.properties))
     fmt = {name: workbook.add_format(properties) for name, properties in blueprint.formats.items()}
 
-    sheet = workbook.add_worksheet(spec.sheet_name, _Sheet)
+    sheet = workbook.add_worksheet(spec.sheet_name)
     for c, col in enumerate(spec.columns):
         sheet.set_column(c, c, col.width)
     sheet.merge_range(TITLE_ROW, 0, TITLE_ROW, last_col, spec.title, fmt["title"])

@@ -37,20 +37,21 @@ from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.worksheet import Worksheet
 
-from toolkit.distribute import chinese_date
 from toolkit.excel import intake
 from toolkit.excel.layout import line_count, row_height
 from toolkit.excel.office import OfficeError, convert, soffice_path
+from toolkit.model.checks import CheckedReturn
 from toolkit.model.findings import Finding
+from toolkit.model.periods import chinese_date
 from toolkit.model.resources import labels as resource_labels
 from toolkit.model.resources import templates_dir
 from toolkit.model.spec import Spec, render
 from toolkit.model.text import match_key
+from toolkit.store.checked import checked_returns
 from toolkit.store.files import atomic_path, write_text
 from toolkit.store.ledger import Ledger, Receipt
 from toolkit.store.manifest import read_manifest
 from toolkit.store.workspace import Workspace, WorkspaceError, safe_file_name
-from toolkit.validate import CheckedReturn, validate
 from toolkit.views.report import FINDING_COLUMNS, SEVERITY_WORDS
 
 WRITTEN = "written"  # the unit's own workbook, marked up
@@ -130,7 +131,7 @@ def make_feedback(ws: Workspace, units: list[str] | None = None, *, deadline: dt
     if deadline is None:
         days = int(ws.config.get("feedback.days_to_fix", labels()["days_to_fix"]))
         deadline = today + dt.timedelta(days=days)
-    checked = validate(ws, answers=False)
+    checked = checked_returns(ws)
     with Ledger(ws.state / "ledger.sqlite") as ledger:
         current = ledger.current_returns()
     issued = list(read_manifest(ws).get("units", {}))

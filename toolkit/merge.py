@@ -12,14 +12,14 @@ from pathlib import Path
 
 from toolkit.excel.targetlist import TargetList
 from toolkit.excel.upstream import write_return
-from toolkit.model.parallel import AUTO
+from toolkit.model.checks import CheckedReturn
+from toolkit.model.parallel import AUTO, no_progress
 from toolkit.model.spec import CONTRIBUTION, Spec, render
+from toolkit.store.checked import ValidationResult, checked_returns
 from toolkit.store.files import atomic_path
 from toolkit.store.manifest import read_manifest
 from toolkit.store.workspace import Workspace, WorkspaceError
 from toolkit.summary import SummaryError, SummaryRow, SummaryStyle, UnitContact, missing_line, write_summary
-from toolkit.validate import CheckedReturn, ValidationResult, validate
-from toolkit.views.terminal import no_progress
 
 COMPLETE, REFUSED, PARTIAL = 0, 1, 3  # exit codes of `toolkit merge`
 
@@ -74,7 +74,7 @@ def _merge(ws: Workspace, output: Path | None, allow_missing: bool, group_by: st
     if any(p.is_error for p in problems):
         raise WorkspaceError(f"目标任务清单 {ws.targets_path.name} 有错误，无法汇总：请先运行 toolkit distribute 查看并修改。")
     manifest = read_manifest(ws)
-    checked = validate(ws, tick, manifest)
+    checked = checked_returns(ws, tick, manifest)
     issued = manifest.get("units", {})
     del manifest
     co_returns = {issued[r]["unit"]: checked.returns.pop(r) for r in list(checked.returns)

@@ -35,9 +35,12 @@ import jinja2
 from rich.cells import cell_len
 from rich.table import Table
 
+from toolkit.model.periods import chinese_date, deadline_end, naive, parse_as_of, parse_time
 from toolkit.model.resources import templates_dir
+from toolkit.store.checked import checked_returns
 from toolkit.store.files import write_text
 from toolkit.store.ledger import ACCEPTED, REFUSED, Ledger, Receipt
+from toolkit.store.manifest import read_manifest
 from toolkit.store.workspace import Workspace, WorkspaceError, safe_file_name
 
 
@@ -122,33 +125,6 @@ class StatusReport:
 
 # --- time ---
 
-def naive(moment: dt.datetime) -> dt.datetime:
-    """Local time without a zone, as the ledger stores it."""
-    return moment.astimezone().replace(tzinfo=None) if moment.tzinfo else moment
-
-
-def parse_time(text: str) -> dt.datetime | None:
-    try:
-        return naive(dt.datetime.fromisoformat(text))
-    except (TypeError, ValueError):
-        return None
-
-
-def parse_as_of(text: str | None) -> dt.datetime:
-    """`--as-of` (2022-04-16 or 2022-04-16T09:30), else now."""
-    if not text:
-        return dt.datetime.now().replace(microsecond=0)
-    moment = parse_time(text.strip())
-    if moment is None:
-        raise WorkspaceError(f"--as-of “{text}” 不是有效时间：请写成 2022-04-16 或 2022-04-16T09:30。")
-    return moment
-
-
-def deadline_end(deadline: dt.date) -> dt.datetime:
-    """The first moment after the deadline day: a return that day is on time."""
-    return dt.datetime.combine(deadline + dt.timedelta(days=1), dt.time.min)
-
-
 def workspace_deadline(ws: Workspace) -> dt.date | None:
     text = str(ws.context.get("deadline") or "").strip()
     if not text:
@@ -230,9 +206,6 @@ def compute_status(issued: dict[str, dict[str, Any]], receipts: Iterable[Receipt
 
 def build_status(ws: Workspace, now: dt.datetime | None = None) -> StatusReport:
     """Status of every issued unit: reads the manifest and ledger, validates every current return."""
-    from toolkit.store.manifest import read_manifest
-    from toolkit.validate import validate
-
     manifest = read_manifest(ws)
     issued = manifest.get("units", {})
     if not issued:
@@ -240,7 +213,7 @@ def build_status(ws: Workspace, now: dt.datetime | None = None) -> StatusReport:
     deadline = workspace_deadline(ws)
     with Ledger(ws.state / "ledger.sqlite") as ledger:
         receipts = ledger.all()
-    checked = validate(ws, manifest=manifest, answers=False).returns
+    checked = checked_returns(ws, manifest=manifest).returns
     return compute_status(issued, receipts, checked, deadline, now or parse_as_of(None))
 
 
@@ -326,11 +299,8 @@ def write_reminders(ws: Workspace, report: StatusReport, folder: Path | None = N
 
     Notices of units that have reported since are removed, so the folder holds only who is still to chase.
     """
-    from toolkit.distribute import chinese_date
-    from toolkit.store.manifest import read_manifest
-
     folder = folder or ws.root / "reminders"
-    issued = read_manifest(ws, with_prefilled=True).get("units", {})
+    issued = read_manifest(ws).get("units", {})
     env = _env()
     env.autoescape = False
     env.keep_trailing_newline = True

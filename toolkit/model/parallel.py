@@ -1,4 +1,5 @@
-"""How many processes distribute and collect use: what was asked, or enough to pay for starting them.
+"""How many processes distribute and collect use (what was asked, or enough to pay for starting them), and their
+progress callback.
 
 Starting a worker costs a Python start-up and the toolkit's imports (on Windows about a second), so
 `0` (automatic, the default) uses one process per core only when each gets that much work.
@@ -23,3 +24,7 @@ def worker_count(requested: int, tasks: int, tasks_per_worker: int) -> int:
     if requested != AUTO:
         return max(1, requested)
     return max(1, min(cores(), tasks // tasks_per_worker))
+
+
+def no_progress() -> None:
+    """The `tick` of a step run without a progress bar (the library's default)."""

@@ -1,4 +1,4 @@
-"""Reporting periods and their Chinese words, available to every label and template as `period`.
+"""Reporting periods and their Chinese words (available to every label and template as `period`), and dates.
 
 Codes: Q1–Q4 (quarters), H1/H2 (half-years), M1–M12 (months), YTD2–YTD11 (1-N月, year to date),
 Y (全年). The Chinese words are accepted too: 第1季度, 一季度, 上半年, 下半年, 3月, 1-6月, 前三季度, 全年.
@@ -6,6 +6,7 @@ Y (全年). The Chinese words are accepted too: 第1季度, 一季度, 上半年
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 
@@ -97,3 +98,34 @@ def periods_of_kind(period: Period) -> list[Period]:
     if prefix is None:
         return [period]
     return [_make(c) for c in _all_codes() if re.fullmatch(rf"{prefix}\d+", c)]
+
+
+def chinese_date(day: dt.date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def naive(moment: dt.datetime) -> dt.datetime:
+    """Local time without a zone, as the ledger stores it."""
+    return moment.astimezone().replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def parse_time(text: str) -> dt.datetime | None:
+    try:
+        return naive(dt.datetime.fromisoformat(text))
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_as_of(text: str | None) -> dt.datetime:
+    """`--as-of` (2022-04-16 or 2022-04-16T09:30), else now; raises ValueError saying how to write it."""
+    if not text:
+        return dt.datetime.now().replace(microsecond=0)
+    moment = parse_time(text.strip())
+    if moment is None:
+        raise ValueError(f"--as-of “{text}” 不是有效时间：请写成 2022-04-16 或 2022-04-16T09:30。")
+    return moment
+
+
+def deadline_end(deadline: dt.date) -> dt.datetime:
+    """The first moment after the deadline day: a return that day is on time."""
+    return dt.datetime.combine(deadline + dt.timedelta(days=1), dt.time.min)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import re
 import unicodedata
@@ -119,3 +120,11 @@ def _broken_head(head: str, tail: str, known: set[str] | frozenset[str]) -> bool
     if match_key(head) in known or head[-1] in _CLOSE:
         return False
     return match_key(head + tail) in known or not head.endswith(_UNIT_ENDINGS) or head.endswith("社会")
+
+
+def excel_date(serial: float) -> str:
+    """An Excel serial number as the date it stands for (1900 date system), ISO-written; empty when out of range."""
+    try:
+        return (dt.date(1899, 12, 30) + dt.timedelta(days=int(serial))).isoformat()
+    except (OverflowError, ValueError):
+        return ""

@@ -61,11 +61,6 @@ class Receipt:
 _FIELDS = [name for name in Receipt.__dataclass_fields__ if name != "id"]
 _INSERT = f"INSERT INTO receipts ({', '.join(_FIELDS)}) VALUES ({', '.join('?' * len(_FIELDS))})"
 _CHECK = "SELECT payload FROM checks WHERE sha256 = ? AND key = ?"
-# The first line of a kept check, in bytes (an older check kept as text, too): SQLite hands over no more.
-_CHECK_HEAD = """SELECT CASE WHEN instr(CAST(payload AS BLOB), X'0A') > 0
-                        THEN substr(CAST(payload AS BLOB), 1, instr(CAST(payload AS BLOB), X'0A') - 1)
-                        ELSE CAST(payload AS BLOB) END
-                 FROM checks WHERE sha256 = ? AND key = ?"""
 
 
 class Ledger:
@@ -73,14 +68,7 @@ class Ledger:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
-        # A new ledger's pages hold 16 KB, not 4: a kept check is tens of KB, and each page costs SQLite its
-        # own writes (collect's main process spent a third less on the ledger). Older ledgers keep theirs.
-        self.db.execute("PRAGMA page_size=16384")
         self.db.execute("PRAGMA journal_mode=WAL")
-        # The log is copied into the ledger every 4 MB, as with SQLite's usual pages: closing copies what is
-        # left, and with 16 MB it kept a collect's end waiting 30 ms.
-        page_size = self.db.execute("PRAGMA page_size").fetchone()[0]
-        self.db.execute(f"PRAGMA wal_autocheckpoint={max(1, (4 << 20) // page_size)}")
         # NORMAL, with WAL: a commit survives the process being killed at any point (what collect's
         # guarantee needs); only a power cut may undo the last commits, never corrupt the file.
         self.db.execute("PRAGMA synchronous=NORMAL")
@@ -97,11 +85,8 @@ class Ledger:
 
     def find_content(self, sha256: str) -> Receipt | None:
         """The return (accepted or refused) that already holds these bytes."""
-        # 'skipped' written out, not bound: a bound value would make SQLite plan the query again at every
-        # call, to see whether the partial index still applies (each lookup took three times as long).
-        row = self.db.execute(
-            f"SELECT * FROM receipts WHERE sha256 = ? AND verdict != '{SKIPPED}' ORDER BY id LIMIT 1", (sha256,)
-        ).fetchone()
+        row = self.db.execute("SELECT * FROM receipts WHERE sha256 = ? AND verdict != ? ORDER BY id LIMIT 1",
+                              (sha256, SKIPPED)).fetchone()
         return Receipt(*row) if row else None
 
     @contextmanager
@@ -130,13 +115,12 @@ class Ledger:
         return self.db.execute("SELECT 1 FROM receipts WHERE sha256 = ? AND source = ? LIMIT 1",
                                (sha256, source)).fetchone() is not None
 
-    def cached_check(self, sha256: str, key: str, *, whole: bool = True) -> str | bytes | None:
-        """A return's validation, kept from an earlier run with the same spec, issue and toolkit;
-        not `whole`: its first line only (the findings), as bytes."""
-        row = self.db.execute(_CHECK if whole else _CHECK_HEAD, (sha256, key)).fetchone()
+    def cached_check(self, sha256: str, key: str) -> str | None:
+        """A return's check (CheckedReturn.to_json), kept from an earlier run with the same spec, issue and toolkit."""
+        row = self.db.execute(_CHECK, (sha256, key)).fetchone()
         return row[0] if row else None
 
-    def keep_check(self, sha256: str, key: str, payload: str | bytes) -> None:
+    def keep_check(self, sha256: str, key: str, payload: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO checks (sha256, key, payload) VALUES (?, ?, ?)", (sha256, key, payload))
 
     def all(self) -> list[Receipt]:

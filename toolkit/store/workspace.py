@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import json
 import secrets
 import tomllib
 from dataclasses import dataclass, replace
@@ -17,12 +18,13 @@ from toolkit.excel.intake import Limits
 from toolkit.excel.targetlist import TargetList, read_target_list_kept, write_target_list
 from toolkit.model.periods import Period, parse_period, periods_of_kind
 from toolkit.model.resources import examples_dir, labels, templates_dir
-from toolkit.model.spec import Spec, build_spec, load_spec, render
+from toolkit.model.spec import PREVIOUS, Spec, build_spec, load_spec, render
 from toolkit.store.files import write_text
 from toolkit.store.lock import workspace_lock
 
 CONFIG_NAME = "toolkit.toml"
 STATE_DIR = ".toolkit"
+PREVIOUS_FILE = "previous.json"  # in the state folder
 
 
 class WorkspaceError(RuntimeError):
@@ -107,10 +109,18 @@ class Workspace:
 
     @property
     def previous(self) -> dict[str, Any] | None:
-        """Last period's answers, when templates were distributed with --previous."""
-        from toolkit.carry import load_previous
+        """Last period's answers ({"source", "label", "values": {序号: {key: text}}}), kept by distribute --previous."""
+        path = self.state / PREVIOUS_FILE
+        if not path.is_file():
+            return None
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise WorkspaceError(f"{path} 已损坏：请重新运行 toolkit distribute --previous。") from exc
 
-        return load_previous(self.state)
+    def save_previous(self, data: dict[str, Any]) -> None:
+        write_text(self.state / PREVIOUS_FILE, json.dumps(data, ensure_ascii=False, indent=1) + "\n")
+        self.__dict__.pop("spec", None)  # the layout now has last period's columns
 
     @functools.cached_property
     def limits(self) -> Limits:
@@ -139,10 +149,10 @@ class Workspace:
             raise WorkspaceError(f"找不到目标任务清单 {self.targets_path}：请放入清单，或修改 {CONFIG_NAME} 的 files.targets。")
         targets, problems = read_target_list_kept(self.targets_path, self.spec, self.period, self.state)
         previous = self.previous
-        if previous:
-            from toolkit.carry import previous_values
-
-            targets.items = [replace(i, values={**i.values, **previous_values(previous, i.seq)}) for i in targets.items]
+        if previous:  # last period's answers, keyed as the carried columns (previous_progress, …)
+            values = previous.get("values", {})
+            targets.items = [replace(i, values={**i.values, **{f"{PREVIOUS}{k}": v for k, v in values.get(i.seq, {}).items()}})
+                             for i in targets.items]
         return targets, problems
 
     @property

@@ -1,4 +1,4 @@
-"""Views of a findings list: JSON records and the Excel report (the terminal table is in console.py)."""
+"""Views of a findings list: JSON records and the Excel report (the terminal table is in terminal.py)."""
 
 from __future__ import annotations
 

@@ -11,19 +11,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from toolkit.model.findings import Finding
+from toolkit.model.parallel import no_progress
 from toolkit.views.report import FINDING_COLUMNS, SEVERITY_WORDS
 
 
-def _safe_streams() -> None:
-    for stream in (sys.stdout, sys.stderr):
-        reconfigure = getattr(stream, "reconfigure", None)
-        if reconfigure:
-            reconfigure(errors="replace")
-
-
-_safe_streams()
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+def console(*, stderr: bool = False) -> Console:
+    """A console on stdout (or stderr) whose stream replaces what it cannot encode (a GBK console) instead of failing."""
+    reconfigure = getattr(sys.stderr if stderr else sys.stdout, "reconfigure", None)
+    if reconfigure:
+        reconfigure(errors="replace")
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 VERDICT_WORDS = {"accepted": "[green]已接收[/green]", "refused": "[red]拒收[/red]", "skipped": "[yellow]跳过[/yellow]"}
 STYLES = {"error": "red", "warning": "yellow"}
@@ -43,14 +40,10 @@ def findings_table(findings: list[Finding], title: str = "") -> Table:
 
 
 def print_findings(findings: list[Finding], title: str = "") -> None:
-    console.print(findings_table(findings, title))
+    console().print(findings_table(findings, title))
 
 
 PROGRESS_MIN = 20  # fewer files than this finish before a bar is worth drawing
-
-
-def no_progress() -> None:
-    """The `tick` of a step run without a progress bar (the library's default)."""
 
 
 @contextlib.contextmanager
@@ -59,10 +52,11 @@ def progress(description: str, total: int | None) -> Iterator[Callable[[], None]
 
     Quiet (no bar, no output) when the output is not a terminal or there are few steps.
     """
-    if not console.is_terminal or (total is not None and total < PROGRESS_MIN):
+    out = console()
+    if not out.is_terminal or (total is not None and total < PROGRESS_MIN):
         yield no_progress
         return
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as bar:
+                  console=out, transient=True) as bar:
         task = bar.add_task(description, total=total)
         yield lambda: bar.advance(task)
