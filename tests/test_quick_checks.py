@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from toolkit import validate
 from toolkit.excel import intake
 from toolkit.excel.targetlist import normalise_seq
-from toolkit.model import findings, templating
+from toolkit.model import findings
 from toolkit.model.spec import keys_of
 from toolkit.model.text import cell_text, match_key
 from toolkit.store.workspace import Workspace
@@ -122,55 +122,6 @@ def test_a_check_kept_in_the_ledger_reads_back_whole_in_either_form() -> None:
                           "answers": answers, "contact": {}, "findings": [finding.to_dict()]}, ensure_ascii=False)
     old = validate.CheckedReturn.from_json(earlier)
     assert (old.answers, old.findings) == (answers, [finding])
-
-
-values = st.one_of(texts, st.integers(-5, 10**6), st.none(), st.sampled_from(["{{ x }}", "{% if a %}", "}}", "\n"]))
-
-
-@EXAMPLES
-@given(data=st.data())
-def test_messages_put_together_without_jinja_read_as_jinja_renders_them(data) -> None:
-    """Messages that only put in names are rendered without Jinja (collect makes thousands): the same text,
-    a name not given left empty, for every message of the catalogue."""
-    code = data.draw(st.sampled_from(sorted(findings.catalogue())))
-    template = findings.catalogue()[code]["message"]
-    names = sorted(set(templating._NAME.findall(template)) | {"unit", "item", "column", "cell", "sheet", "file"})
-    given_names = data.draw(st.lists(st.sampled_from(names), unique=True))
-    context = {name: data.draw(values) for name in given_names}
-    assert findings.make(code, **context).message == findings._ENV.from_string(template).render(**context)
-
-
-def test_most_messages_are_put_together_without_jinja() -> None:
-    quick = [code for code, entry in findings.catalogue().items()
-             if not hasattr(findings._compiled(entry["message"]), "__self__")]  # not a bound Template.render
-    assert len(quick) > len(findings.catalogue()) * 3 // 4
-
-
-template_texts = st.text(alphabet="ab 年{}%#\n\r-_.", max_size=6)
-template_names = st.sampled_from(["year", "unit", "period.label", "period.long", "d.key", "d.items", "none",
-                                  "missing", "period.missing", "d.missing", "year.real"])
-templates = st.lists(template_texts | template_names.map(lambda name: "{{ " + name + " }}"), max_size=6).map("".join)
-
-
-def rendered(render, template: str, context: dict) -> str:
-    try:
-        return render(template, context)
-    except Exception as exc:  # a name not given, a broken template: the same error either way
-        return type(exc).__name__
-
-
-@EXAMPLES
-@given(template=templates)
-@example(template="{{ year }}年{{ period.long }}全市主要目标任务完成情况")
-def test_labels_and_messages_put_together_without_jinja_read_as_jinja_renders_them(template: str) -> None:
-    from toolkit.model import spec as specs
-    from toolkit.model.periods import parse_period
-
-    context = {"year": 2022, "unit": "市发改委", "period": parse_period("Q1"), "d": {"key": "值"}, "none": None}
-    assert rendered(specs.render, template, context) == \
-        rendered(lambda t, c: specs._ENV.from_string(t).render(**c), template, context)
-    assert rendered(lambda t, c: findings._compiled(t)(**c), template, context) == \
-        rendered(lambda t, c: findings._ENV.from_string(t).render(**c), template, context)
 
 
 def test_validate_without_answers_reads_each_kept_check_s_findings_only(tmp_path) -> None:
