@@ -343,7 +343,7 @@ def find_table(grids: list[Grid], spec: Spec) -> ReturnTable | None:
     for grid in grids:
         if grid.height and grid.value(0, 0) == stamp.MARKER:
             continue
-        header = find_header(grid, matchers, spec.by_role("id").key, seen=spec.header_rows_seen)
+        header = find_header(grid, matchers, spec.by_role("id").key)
         if header and (best is None or len(header.columns) > best[0]
                        or (len(header.columns) == best[0] and grid.visibility == "visible"
                            and best[1].visibility != "visible")):

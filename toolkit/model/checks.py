@@ -164,9 +164,9 @@ def rule_broken(rule: Rule, value: str) -> bool:
     key = match_key(value)
     if key == "":
         return rule.required
-    if rule.not_in and key in keys_of(rule.not_in):
+    if key in rule.not_in_keys:
         return True
-    if rule.empty_or_in is not None and key not in keys_of(rule.empty_or_in):
+    if rule.empty_or_in_keys is not None and key not in rule.empty_or_in_keys:
         return True
     if rule.pattern and not re.fullmatch(rule.pattern, value.strip()):
         return True

@@ -8,18 +8,13 @@ from __future__ import annotations
 
 import functools
 import tomllib
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import jinja2
-
-from toolkit.model import templating
+from toolkit.model.render import render
 from toolkit.model.resources import templates_dir
 
 ERROR = "error"
-
-_ENV = jinja2.Environment(undefined=jinja2.ChainableUndefined, autoescape=False)
 
 
 @dataclass(frozen=True)
@@ -42,21 +37,6 @@ class Finding:
         return self.severity == ERROR
 
 
-@functools.lru_cache(maxsize=512)
-def _compiled(template: str) -> Callable[..., str]:
-    """The template's render function; a name not given renders as nothing (Jinja's ChainableUndefined)."""
-    split = templating.pieces(template)
-    if split is None:
-        return _ENV.from_string(template).render
-
-    def render(**context: Any) -> str:
-        try:
-            return templating.put_in(split, context, missing="")
-        except (LookupError, AttributeError, TypeError):  # a dotted name not found: Jinja says it as it would
-            return _ENV.from_string(template).render(**context)
-    return render
-
-
 @functools.cache
 def catalogue() -> dict[str, dict[str, str]]:
     with (templates_dir() / "messages.toml").open("rb") as handle:
@@ -67,17 +47,17 @@ def make(code: str, *, severity: str | None = None, message: str | None = None,
          unit: str = "", item: str = "", column: str = "", cell: str = "", sheet: str = "", file: str = "",
          **context: Any) -> Finding:
     """A finding with its message rendered from the catalogue, or `message` as it is (a spec rule's, rendered
-    already: it may quote a unit's answer, which must never be read as a template)."""
+    already: it may quote a unit's answer, which must never be read as a template). A name the message
+    uses and not given renders as nothing."""
     entry = catalogue().get(code, {})
     if message is None:
-        message = _compiled(entry.get("message", code))(unit=unit, item=item, column=column, cell=cell,
-                                                          sheet=sheet, file=file, **context)
+        message = render(entry.get("message", code), {"unit": unit, "item": item, "column": column, "cell": cell,
+                                                      "sheet": sheet, "file": file, **context}, strict=False)
     return Finding(code=code, severity=severity or entry.get("severity", ERROR), message=message, unit=unit,
                    item=str(item), column=column, cell=cell, sheet=sheet, file=file)
 
 
 FIELDS = tuple(Finding.__dataclass_fields__)
-
 
 
 def cell_name(row: int, col: int) -> str:

@@ -7,79 +7,29 @@ all derived from a `Spec`; no column label is written in code.
 
 from __future__ import annotations
 
-import functools
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jinja2
 
-from toolkit.model import templating
-from toolkit.model.resources import preset_names, preset_path
+from toolkit.model.render import render
+from toolkit.model.resources import preset_names, preset_path, templates_dir
 from toolkit.model.text import match_key
 
-if TYPE_CHECKING:
-    from toolkit.excel.sheets import HeaderRows
-
-_ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
-
-SOURCES = ("target", "unit")
-# units: the responsible units, the first one the lead; co_units: co-organisers in a column of their own
-# (牵头单位 | 配合单位), listed after the lead.
-ROLES = ("id", "annual", "period_target", "leader", "units", "co_units", "previous")
-TYPES = ("text", "choice", "number", "percent", "date")
-SEVERITIES = ("error", "warning")
-ALIGNS = ("left", "center", "right")
 CONTRIBUTION = "contribution"  # key of the co-organisers' column
 PREVIOUS = "previous_"  # key prefix of last period's columns
-# Every key a table of the spec may hold: a misspelt key is an error, not silently ignored.
-KEYS = {
-    "preset": {"name", "version", "description"},
-    "layout": {"sheet", "title", "footnote", "contact"},
-    "contact": {"key", "label", "required", "width_columns"},
-    "columns": {"key", "label", "source", "role", "type", "required", "choices", "synonyms", "ambiguous",
-                "aliases", "width", "align", "hint", "min", "max", "period"},
-    "ambiguous": {"words", "message"},
-    "rules": {"code", "severity", "when", "then", "hint", "message"},
-    "when": {"column", "equals", "in", "not_empty"},
-    "then": {"column", "required", "not_in", "empty_or_in", "pattern", "max_chars", "min", "max"},
-    "co_organisers": {"label", "hint", "width", "into", "format"},
-    "carry_forward": {"columns", "label", "hint"},
-}
 
-_TEXT, _LIST, _TABLE, _BOOL = ((str,), "文字（加引号）"), ((list,), "列表，如 [\"甲\", \"乙\"]"), \
-    ((dict,), "表，如 { 甲 = \"乙\" }"), ((bool,), "true 或 false")
-# The TOML type of a key's value, and how to say it; keys not listed are checked where they are read.
-VALUE_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
-    **dict.fromkeys(("key", "label", "source", "role", "type", "align", "hint", "code", "severity", "message",
-                     "title", "sheet", "footnote", "pattern", "name", "description", "column", "into", "format"),
-                    _TEXT),
-    **dict.fromkeys(("choices", "aliases", "words", "not_in", "empty_or_in", "in", "contact", "columns"), _LIST),
-    **dict.fromkeys(("synonyms", "ambiguous", "when", "then"), _TABLE),
-    **dict.fromkeys(("required", "not_empty"), _BOOL),
-    **dict.fromkeys(("width", "min", "max"), ((int, float), "数字")),
-    **dict.fromkeys(("width_columns", "max_chars"), ((int,), "整数")),
-}
+# The spec's own schema (templates/spec-schema.toml): every table's keys, their types, defaults and allowed values.
+SCHEMA: dict[str, Any] = tomllib.loads((templates_dir() / "spec-schema.toml").read_text(encoding="utf-8"))
+_TYPES: dict[str, tuple[type, ...]] = {"text": (str,), "list": (list,), "table": (dict,), "bool": (bool,),
+                                       "number": (int, float), "integer": (int,)}
 
 
 class SpecError(ValueError):
     """A preset or layout that cannot be used; the message names the file, the line and the key."""
-
-
-def render(template: str, context: dict[str, Any]) -> str:
-    if (split := templating.pieces(template)) is not None:
-        try:
-            return templating.put_in(split, context, missing=None)
-        except (LookupError, AttributeError, TypeError):  # a name not given: Jinja's StrictUndefined says which
-            pass
-    return _compiled(template).render(**context)
-
-
-@functools.lru_cache(maxsize=512)
-def _compiled(template: str) -> jinja2.Template:
-    return _ENV.from_string(template)
 
 
 @dataclass(frozen=True)
@@ -101,39 +51,32 @@ class Column:
     minimum: float | None = None
     maximum: float | None = None
 
+    # Worked out when the column is made: collect looks up every cell of every return.
+    _header_keys: frozenset[str] = field(init=False, repr=False, compare=False)
+    _choice_index: dict[str, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_header_keys", keys_of((self.label, *self.aliases)))
+        # A choice itself wins over a synonym written the same way, an earlier one over a later one.
+        index = {match_key(word): choice for word, choice in reversed(self.synonyms.items())}
+        index.update({match_key(choice): choice for choice in reversed(self.choices)})
+        object.__setattr__(self, "_choice_index", index)
+
     @property
     def prefilled(self) -> bool:
         return self.source == "target"
 
     def header_keys(self) -> frozenset[str]:
         """Every header text (as a match key) that names this column."""
-        return _header_keys(self.label, self.aliases)
+        return self._header_keys
 
     def canonical_choice(self, value: str) -> str | None:
         """The choice a value stands for (itself, or through a synonym), or None."""
-        return self.choice_index().get(match_key(value))
-
-    def choice_index(self) -> dict[str, str]:
-        """Match key → the choice it stands for (choices and synonyms)."""
-        return _choice_index(self.choices, tuple(self.synonyms.items()))
+        return self._choice_index.get(match_key(value))
 
 
-@functools.cache
-def _header_keys(label: str, aliases: tuple[str, ...]) -> frozenset[str]:
-    return frozenset({match_key(label), *(match_key(a) for a in aliases)})
-
-
-@functools.cache
-def _choice_index(choices: tuple[str, ...], synonyms: tuple[tuple[str, str], ...]) -> dict[str, str]:
-    """Match key → choice; a choice itself wins over a synonym written the same way."""
-    index = {match_key(word): choice for word, choice in reversed(synonyms)}
-    index.update({match_key(choice): choice for choice in reversed(choices)})
-    return index
-
-
-@functools.cache
 def keys_of(words: tuple[str, ...]) -> frozenset[str]:
-    """The match keys of a rule's or a column's words, worked out once."""
+    """The match keys of a rule's or a column's words."""
     return frozenset(match_key(w) for w in words)
 
 
@@ -156,29 +99,20 @@ class Rule:
     maximum: float | None
     hint: str
     message: str
+    # Worked out when the rule is made, not once per item (collect checks every item of every return).
+    when_keys: frozenset[str] = field(init=False, repr=False, compare=False)
+    not_in_keys: frozenset[str] = field(init=False, repr=False, compare=False)
+    empty_or_in_keys: frozenset[str] | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "when_keys", keys_of(self.when_values))
+        object.__setattr__(self, "not_in_keys", keys_of(self.not_in))
+        object.__setattr__(self, "empty_or_in_keys", None if self.empty_or_in is None else keys_of(self.empty_or_in))
 
     def applies(self, value: str) -> bool:
         if self.when_not_empty:
             return bool(match_key(value))
         return match_key(value) in self.when_keys
-
-    # Worked out once per rule, not once per item (collect checks every item of every return).
-    @functools.cached_property
-    def when_keys(self) -> frozenset[str]:
-        return keys_of(self.when_values)
-
-    @functools.cached_property
-    def not_in_keys(self) -> frozenset[str]:
-        return keys_of(self.not_in)
-
-    @functools.cached_property
-    def empty_or_in_keys(self) -> frozenset[str] | None:
-        return None if self.empty_or_in is None else keys_of(self.empty_or_in)
-
-    @functools.cached_property
-    def verdicts(self) -> dict[str, bool]:
-        """Whether a short answer (无, a status word…) breaks the rule, once worked out (validate.rule_broken)."""
-        return {}
 
 
 @dataclass(frozen=True)
@@ -221,6 +155,11 @@ class Spec:
     context: dict[str, Any] = field(default_factory=dict, compare=False)
     co_organisers: CoOrganisers | None = None
     carry_forward: CarryForward | None = None
+    # Every header text (as a match key) that names one of the columns: a second header row ends a table.
+    header_keys: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "header_keys", frozenset().union(*(c.header_keys() for c in self.columns)))
 
     def column(self, key: str) -> Column:
         for col in self.columns:
@@ -246,16 +185,6 @@ class Spec:
     @property
     def filled(self) -> list[Column]:
         return [c for c in self.columns if c.source == "unit"]
-
-    @functools.cached_property
-    def header_keys(self) -> frozenset[str]:
-        """Every header text (as a match key) that names one of the columns: a second header row ends a table."""
-        return frozenset().union(*(c.header_keys() for c in self.columns))
-
-    @functools.cached_property
-    def header_rows_seen(self) -> HeaderRows:
-        """What rows of returns gave as header rows, by their texts (sheets.find_header's `seen`)."""
-        return {}
 
     @property
     def status_column(self) -> Column | None:
@@ -369,160 +298,152 @@ class _Where:
         return f"{where}{f' 第{line}行' if line else ''}（{at}）"
 
 
-def build_spec(data: dict[str, Any], context: dict[str, Any], path: Path | None) -> Spec:
-    where = _Where(path)
+class _Checker:
+    """Checks a spec's tables against SCHEMA and renders its labels; errors name the file, the line and the key."""
 
-    def fail(message: str, at: str, table: str, index: int | None = None, key: str | None = None) -> SpecError:
-        return SpecError(f"{where(at, table, index, key)}：{message}")
+    def __init__(self, path: Path | None, context: dict[str, Any]) -> None:
+        self.where = _Where(path)
+        self.context = context
 
-    def check_keys(table: dict[str, Any], kind: str, at: str, name: str, index: int | None = None) -> None:
-        unknown = set(table) - KEYS[kind]
+    def fail(self, message: str, at: str, table: str, index: int | None = None, key: str | None = None) -> SpecError:
+        return SpecError(f"{self.where(at, table, index, key)}：{message}")
+
+    def table(self, raw: Any, kind: str, at: str, table: str | None, index: int | None = None) -> dict[str, Any]:
+        """`raw` checked against SCHEMA's `kind`, with the defaults of the keys not given.
+
+        `table` and `index` say where the TOML file has it (for the line number); None at the top level,
+        whose keys name their own tables.
+        """
+        schema = SCHEMA["tables"][kind]
+        if not isinstance(raw, dict):  # an item of a list of tables
+            raise self.fail(f"{at[:-1]} 须为{SCHEMA['types']['table']}", at[:-1], table or kind, index)
+        if table is None:  # the top level: a config holds other tables too ([campaign], [files]…)
+            raw = {key: value for key, value in raw.items() if key in schema}
+        unknown = sorted(set(raw) - set(schema))
         if unknown:
-            bad = sorted(unknown)[0]
-            raise fail(f"没有“{bad}”这一项，可用：{'、'.join(sorted(KEYS[kind]))}", f"{at}{bad}", name, index, bad)
-        for key, value in table.items():
-            types, words = VALUE_TYPES.get(key, ((object,), ""))
-            if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            bad = unknown[0]
+            raise self.fail(f"没有“{bad}”这一项，可用：{'、'.join(sorted(schema))}", f"{at}{bad}", table or bad, index,
+                            bad)
+        for key, value in raw.items():
+            kind_of = schema[key]["type"]
+            if kind_of != "any" and (not isinstance(value, _TYPES[kind_of]) or
+                                     (isinstance(value, bool) and kind_of != "bool")):
                 shown = f"“{value}”" if isinstance(value, str) else str(value).lower() if isinstance(value, bool) \
                     else str(value)
-                raise fail(f"{key} 须为{words}，而不是 {shown}", f"{at}{key}", name, index, key)
+                raise self.fail(f"{key} 须为{SCHEMA['types'][kind_of]}，而不是 {shown}", f"{at}{key}", table or key,
+                                index, key)
+        out = {}
+        for key, rule in schema.items():
+            value = raw.get(key, rule.get("default"))
+            if rule.get("required") and value in ("", None):
+                raise self.fail(f"缺少 {key}", f"{at}{key}", table or key, index)
+            if key in raw and "values" in rule and value != rule.get("default") and value not in rule["values"]:
+                raise self.fail(f"{key} = “{value}” 不可用，可用值：{'、'.join(rule['values'])}", f"{at}{key}",
+                                table or key, index, key)
+            if "of" in rule and isinstance(value, dict):
+                value = self.table(value, rule["of"], f"{at}{key}.", table or key, index)
+            elif "of" in rule and isinstance(value, list):
+                value = [self.table(one, rule["of"], f"{at}{key}[{i + 1}].", table or key,
+                                    i if table is None else index) for i, one in enumerate(value)]
+            out[key] = value
+        return out
 
-    def need(table: dict[str, Any], key: str, at: str, name: str, index: int | None = None) -> Any:
-        if key not in table or table[key] in ("", None):
-            raise fail(f"缺少 {key}", f"{at}{key}", name, index)
-        return table[key]
-
-    def one_of(value: Any, allowed: tuple[str, ...], at: str, name: str, index: int | None, key: str) -> str:
-        if value not in allowed:
-            raise fail(f"{key} = “{value}” 不可用，可用值：{'、'.join(allowed)}", f"{at}{key}", name, index, key)
-        return value
-
-    def text(template: Any, at: str, name: str, index: int | None = None, key: str | None = None) -> str:
+    def text(self, template: Any, at: str, table: str, index: int | None = None, key: str | None = None) -> str:
+        """A label rendered for the campaign (year, period)."""
         try:
-            return render(str(template), context)
+            return render(str(template), self.context)
         except jinja2.TemplateError as exc:
-            raise fail(f"模板“{template}”无法展开：{exc}", at, name, index, key) from exc
+            raise self.fail(f"模板“{template}”无法展开：{exc}", at, table, index, key) from exc
 
-    def number(value: Any, at: str, name: str, index: int | None, key: str) -> float | None:
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise fail(f"{key} 须为数字，而不是“{value}”", f"{at}{key}", name, index, key)
-        return float(value)
 
-    preset = data.get("preset", {"name": "custom", "version": "1"})
-    check_keys(preset, "preset", "preset.", "preset")
-    layout = need(data, "layout", "", "layout")
-    check_keys(layout, "layout", "layout.", "layout")
-    raw_columns = need(data, "columns", "", "columns")
-    columns: list[Column] = []
-    for i, raw in enumerate(raw_columns):
-        at = f"columns[{i + 1}]."
-        check_keys(raw, "columns", at, "columns", i)
-        source = one_of(need(raw, "source", at, "columns", i), SOURCES, at, "columns", i, "source")
-        role = raw.get("role", "")
-        if role:
-            one_of(role, ROLES, at, "columns", i, "role")
-        ctype = one_of(raw.get("type", "text"), TYPES, at, "columns", i, "type")
-        align = one_of(raw.get("align", "center" if ctype != "text" else "left"), ALIGNS, at, "columns", i, "align")
-        ambiguous = raw.get("ambiguous", {})
-        check_keys(ambiguous, "ambiguous", at + "ambiguous.", "columns", i)
-        if ctype == "choice" and not raw.get("choices"):
-            raise fail("type = “choice” 的列须给出 choices（选项列表）", f"{at}choices", "columns", i, "type")
-        columns.append(Column(
-            key=need(raw, "key", at, "columns", i), label=text(need(raw, "label", at, "columns", i), at + "label",
-                                                              "columns", i, "label"),
-            source=source, role=role, type=ctype, required=bool(raw.get("required", False)),
-            choices=tuple(raw.get("choices", ())), synonyms=dict(raw.get("synonyms", {})),
-            ambiguous_words=tuple(ambiguous.get("words", ())), ambiguous_message=ambiguous.get("message", ""),
-            aliases=tuple(text(a, at + "aliases", "columns", i, "aliases") for a in raw.get("aliases", ())),
-            width=float(raw.get("width", 12)), align=align, hint=raw.get("hint", ""),
-            minimum=number(raw.get("min"), at, "columns", i, "min"),
-            maximum=number(raw.get("max"), at, "columns", i, "max"),
-        ))
+def build_spec(data: dict[str, Any], context: dict[str, Any], path: Path | None) -> Spec:
+    check = _Checker(path, context)
+    spec = check.table(data, "spec", "", None)
+    columns = tuple(_column(raw, i, check) for i, raw in enumerate(spec["columns"]))
     keys = [c.key for c in columns]
     duplicate = next((k for k in keys if keys.count(k) > 1), None)
     if duplicate:
-        raise fail(f"列的 key “{duplicate}” 重复", "columns.key", "columns", keys.index(duplicate), "key")
+        raise check.fail(f"列的 key “{duplicate}” 重复", "columns.key", "columns", keys.index(duplicate), "key")
     for role in ("id", "units"):
         if role not in {c.role for c in columns if c.source == "target"}:
-            raise fail(f"须有一列 source = “target”、role = “{role}”（{'序号' if role == 'id' else '责任单位'}）",
-                       "columns", "columns")
-    rules: list[Rule] = []
-    for i, raw in enumerate(data.get("rules", [])):
-        at = f"rules[{i + 1}]."
-        check_keys(raw, "rules", at, "rules", i)
-        when, then = need(raw, "when", at, "rules", i), need(raw, "then", at, "rules", i)
-        check_keys(when, "when", at + "when.", "rules", i)
-        check_keys(then, "then", at + "then.", "rules", i)
-        for part, name in ((when, "when"), (then, "then")):
-            if part.get("column") not in keys:
-                raise fail(f"{name}.column = “{part.get('column')}” 不是已定义的列，可用：{'、'.join(keys)}",
-                           f"{at}{name}.column", "rules", i, name)
-        if not ({"equals", "in", "not_empty"} & set(when)):
-            raise fail("when 须有 equals、in 或 not_empty 之一", f"{at}when", "rules", i, "when")
-        pattern = then.get("pattern", "")
-        if pattern:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise fail(f"pattern 不是有效的正则表达式：{exc}", f"{at}then.pattern", "rules", i, "then") from exc
-        values = [when["equals"]] if "equals" in when else list(when.get("in", []))
-        rules.append(Rule(
-            code=need(raw, "code", at, "rules", i),
-            severity=one_of(raw.get("severity", "error"), SEVERITIES, at, "rules", i, "severity"),
-            when_column=when["column"], when_values=tuple(str(v) for v in values),
-            when_not_empty=bool(when.get("not_empty", False)), then_column=then["column"],
-            required=bool(then.get("required", False)), not_in=tuple(then.get("not_in", ())),
-            empty_or_in=tuple(then["empty_or_in"]) if "empty_or_in" in then else None,
-            pattern=pattern, max_chars=then.get("max_chars"),
-            minimum=number(then.get("min"), at + "then.", "rules", i, "min"),
-            maximum=number(then.get("max"), at + "then.", "rules", i, "max"),
-            hint=raw.get("hint", ""), message=need(raw, "message", at, "rules", i),
-        ))
-    contact = []
-    for i, raw in enumerate(layout.get("contact", ())):
-        check_keys(raw, "contact", f"layout.contact[{i + 1}].", "layout")
-        contact.append(ContactField(key=need(raw, "key", f"layout.contact[{i + 1}].", "layout"),
-                                    label=text(raw.get("label", ""), "layout.contact", "layout"),
-                                    required=bool(raw.get("required", False)),
-                                    width_columns=int(raw.get("width_columns", 2))))
+            raise check.fail(f"须有一列 source = “target”、role = “{role}”（{'序号' if role == 'id' else '责任单位'}）",
+                             "columns", "columns")
+    preset, layout = spec["preset"], spec["layout"]
     return Spec(
-        name=str(preset.get("name", "custom")), version=str(preset.get("version", "1")),
-        description=preset.get("description", ""),
-        sheet_name=_sheet_name(text(layout.get("sheet", "填报表"), "layout.sheet", "layout", None, "sheet")),
-        title=text(need(layout, "title", "layout.", "layout"), "layout.title", "layout", None, "title"),
-        footnote=text(layout.get("footnote", ""), "layout.footnote", "layout", None, "footnote"),
-        contact=tuple(contact), columns=tuple(columns), rules=tuple(rules), context=dict(context),
-        co_organisers=_co_organisers(data, keys, fail, check_keys),
-        carry_forward=_carry_forward(data, keys, fail, check_keys),
+        name=str(preset["name"]), version=str(preset["version"]), description=preset["description"],
+        sheet_name=_sheet_name(check.text(layout["sheet"], "layout.sheet", "layout", None, "sheet")),
+        title=check.text(layout["title"], "layout.title", "layout", None, "title"),
+        footnote=check.text(layout["footnote"], "layout.footnote", "layout", None, "footnote"),
+        contact=tuple(ContactField(key=raw["key"], label=check.text(raw["label"], "layout.contact", "layout"),
+                                   required=raw["required"], width_columns=raw["width_columns"])
+                      for raw in layout["contact"]),
+        columns=columns, rules=tuple(_rule(raw, i, keys, check) for i, raw in enumerate(spec["rules"])),
+        context=dict(context), co_organisers=_co_organisers(spec["co_organisers"], keys, check),
+        carry_forward=_carry_forward(spec["carry_forward"], keys, check),
     )
 
 
-def _co_organisers(data: dict[str, Any], keys: list[str], fail: Any, check_keys: Any) -> CoOrganisers | None:
-    raw = data.get("co_organisers")
-    if raw is None:
-        return None
-    check_keys(raw, "co_organisers", "co_organisers.", "co_organisers")
-    into = raw.get("into", "")
-    if into not in keys:
-        raise fail(f"into = “{into}” 不是已定义的列，可用：{'、'.join(keys)}", "co_organisers.into", "co_organisers",
-                   None, "into")
-    return CoOrganisers(label=raw.get("label", "配合工作情况"), hint=raw.get("hint", ""),
-                        width=float(raw.get("width", 40)), into=into, format=raw.get("format", "（{{ unit }}：{{ text }}）"))
+def _column(raw: dict[str, Any], i: int, check: _Checker) -> Column:
+    at = f"columns[{i + 1}]."
+    if raw["type"] == "choice" and not raw["choices"]:
+        raise check.fail("type = “choice” 的列须给出 choices（选项列表）", f"{at}choices", "columns", i, "type")
+    return Column(
+        key=raw["key"], label=check.text(raw["label"], f"{at}label", "columns", i, "label"),
+        source=raw["source"], role=raw["role"], type=raw["type"], required=raw["required"],
+        choices=tuple(raw["choices"]), synonyms=dict(raw["synonyms"]),
+        ambiguous_words=tuple(raw["ambiguous"]["words"]), ambiguous_message=raw["ambiguous"]["message"],
+        aliases=tuple(check.text(a, f"{at}aliases", "columns", i, "aliases") for a in raw["aliases"]),
+        width=float(raw["width"]), align=raw["align"] or ("left" if raw["type"] == "text" else "center"),
+        hint=raw["hint"], minimum=_number(raw["min"]), maximum=_number(raw["max"]),
+    )
 
 
-def _carry_forward(data: dict[str, Any], keys: list[str], fail: Any, check_keys: Any) -> CarryForward | None:
-    raw = data.get("carry_forward")
+def _rule(raw: dict[str, Any], i: int, keys: list[str], check: _Checker) -> Rule:
+    at = f"rules[{i + 1}]."
+    when, then = raw["when"], raw["then"]
+    for part, name in ((when, "when"), (then, "then")):
+        if part["column"] not in keys:
+            raise check.fail(f"{name}.column = “{part['column']}” 不是已定义的列，可用：{'、'.join(keys)}",
+                             f"{at}{name}.column", "rules", i, name)
+    if when["equals"] is None and when["in"] is None and when["not_empty"] is None:
+        raise check.fail("when 须有 equals、in 或 not_empty 之一", f"{at}when", "rules", i, "when")
+    try:
+        re.compile(then["pattern"])
+    except re.error as exc:
+        raise check.fail(f"pattern 不是有效的正则表达式：{exc}", f"{at}then.pattern", "rules", i, "then") from exc
+    values = [when["equals"]] if when["equals"] is not None else when["in"] or []
+    return Rule(
+        code=raw["code"], severity=raw["severity"], when_column=when["column"],
+        when_values=tuple(str(v) for v in values), when_not_empty=bool(when["not_empty"]),
+        then_column=then["column"], required=then["required"], not_in=tuple(then["not_in"]),
+        empty_or_in=None if then["empty_or_in"] is None else tuple(then["empty_or_in"]),
+        pattern=then["pattern"], max_chars=then["max_chars"], minimum=_number(then["min"]),
+        maximum=_number(then["max"]), hint=raw["hint"], message=raw["message"],
+    )
+
+
+def _number(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _co_organisers(raw: dict[str, Any] | None, keys: list[str], check: _Checker) -> CoOrganisers | None:
     if raw is None:
         return None
-    check_keys(raw, "carry_forward", "carry_forward.", "carry_forward")
-    columns = tuple(raw.get("columns", ()))
-    unknown = [c for c in columns if c not in keys]
+    if raw["into"] not in keys:
+        raise check.fail(f"into = “{raw['into']}” 不是已定义的列，可用：{'、'.join(keys)}", "co_organisers.into",
+                         "co_organisers", None, "into")
+    return CoOrganisers(label=raw["label"], hint=raw["hint"], width=float(raw["width"]), into=raw["into"],
+                        format=raw["format"])
+
+
+def _carry_forward(raw: dict[str, Any] | None, keys: list[str], check: _Checker) -> CarryForward | None:
+    if raw is None:
+        return None
+    unknown = [c for c in raw["columns"] if c not in keys]
     if unknown:
-        raise fail(f"columns 中的“{unknown[0]}”不是已定义的列，可用：{'、'.join(keys)}", "carry_forward.columns",
-                   "carry_forward", None, "columns")
-    return CarryForward(columns=columns, label=raw.get("label", "上期{{ label }}"), hint=raw.get("hint", ""))
+        raise check.fail(f"columns 中的“{unknown[0]}”不是已定义的列，可用：{'、'.join(keys)}", "carry_forward.columns",
+                         "carry_forward", None, "columns")
+    return CarryForward(columns=tuple(raw["columns"]), label=raw["label"], hint=raw["hint"])
 
 
 def _sheet_name(name: str) -> str:
