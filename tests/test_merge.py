@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -41,34 +40,3 @@ def test_a_missing_unit_stops_merge_until_allowed_then_its_items_are_marked(tmp_
     marks = {sheet.cell(r, 1).value: sheet.cell(r, status).value for r in range(header + 1, sheet.max_row + 1)}
     assert [marks[seq] for seq in ("12", "13", "14")] == ["未报送"] * 3
     assert marks["43"] == "完成"
-
-
-def test_merge_jobs_write_the_same_summary(tmp_path: Path, cli, monkeypatch) -> None:
-    """`--jobs` as for distribute and collect: one process or two, the same item rows (parts of 2 rows here)."""
-    from toolkit.excel import sheetxml
-
-    monkeypatch.setattr(sheetxml, "ROWS_PER_PART", 2)  # several parts, so that two workers share them
-    pools: list[int] = []
-
-    class CountedPool(sheetxml.ProcessPoolExecutor):
-        def __init__(self, max_workers: int, **options) -> None:
-            pools.append(max_workers)
-            super().__init__(max_workers, **options)
-
-    monkeypatch.setattr(sheetxml, "ProcessPoolExecutor", CountedPool)
-    ws = init_workspace(tmp_path / "ws", example=True)
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    for issue in distribute(ws).issues:
-        unit = ANSWERS[issue.unit]
-        fill_template(ws.outbox / issue.file_name, inbox / issue.file_name, ws.spec, unit["items"], unit["contact"])
-    collect(ws, [inbox])
-    sheets = []
-    for jobs in ("1", "2"):
-        out = tmp_path / f"汇总表-{jobs}.xlsx"
-        result = cli("merge", "-o", str(out), "--jobs", jobs, "-w", str(ws.root))
-        assert result.exit_code == 0, result.output
-        with zipfile.ZipFile(out) as archive:
-            sheets.append(archive.read("xl/worksheets/sheet1.xml"))
-    assert pools == [2]  # --jobs 1 wrote in this process, --jobs 2 in two workers
-    assert sheets[0] == sheets[1] and sheets[0].count(b"<row ") > 20

@@ -1,10 +1,8 @@
-"""Merge's fast paths at province scale give what the plain ones give: widths, the kept target list."""
+"""The target list kept in .toolkit/ between commands gives merge and distribute what parsing it gives."""
 
 from __future__ import annotations
 
 import hashlib
-import math
-import random
 from pathlib import Path
 
 import openpyxl
@@ -15,7 +13,6 @@ from toolkit.collect import collect
 from toolkit.distribute import distribute
 from toolkit.excel import targetlist as targets_mod
 from toolkit.excel.fill import fill_template
-from toolkit.excel.layout import WIDE, display_width, line_count
 from toolkit.excel.targetlist import CACHE_NAME, read_target_list, read_target_list_kept
 from toolkit.merge import merge
 from toolkit.model.periods import parse_period
@@ -23,65 +20,6 @@ from toolkit.model.spec import load_spec
 from toolkit.store.workspace import Workspace, init_workspace, load_example_answers
 
 ANSWERS = load_example_answers("gov-work-report")["units"]
-
-MIXED = [
-    "",
-    "Q1 2022: 3.5% (GDP)",
-    "二〇二二年第一季度全市经济社会发展主要目标任务",
-    "深化“放管服”改革——持续推进“一网通办”……",  # curly quotes, em dashes and ellipses are narrow
-    "全角标点，。；：！？（）【】《》　与全角字母ＡＢＣ１２３",
-    "Café, naïve, résumé, Ångström, ×÷°±·µ",  # Latin-1: two bytes in UTF-8
-    "完成✅ 😀🎉 进度📈",  # emoji: four bytes, some wide
-    "𠀀𪚥𫝀 扩展B区汉字",  # CJK beyond the BMP
-    "한국어 カタカナ ひらがな ㈱ ㎡",
-    "tab\tnbsp\u00a0zero-width\u200b line\u2028separator",
-    "lone surrogate \ud800 kept",
-    "\ufeffBOM\ufffe and \uffff",
-]
-
-
-def exact_width(text: str) -> int:
-    return len(text) + len(WIDE.findall(text))
-
-
-def random_texts(count: int) -> list[str]:
-    """Texts mixing every UTF-8 length, the wide ranges' edges and the narrow characters beside them."""
-    rng = random.Random(8)
-    edges = [0x10FF, 0x1100, 0x115F, 0x1160, 0x2E7F, 0x2E80, 0x303E, 0x303F, 0x4DBF, 0x4E00, 0x9FFF, 0xA000,
-             0xD7A3, 0xD7A4, 0xF8FF, 0xF900, 0xFF00, 0xFF60, 0xFF61, 0xFFE6, 0xFFE7, 0x1F2FF, 0x1F300, 0x1F64F,
-             0x1F650, 0x1FFFF, 0x20000, 0x3FFFD, 0x3FFFE]
-    pools = [(0x20, 0x7F), (0x80, 0x800), (0x800, 0x10000), (0x10000, 0x40000)]
-    texts = []
-    for _ in range(count):
-        chars = []
-        for _ in range(rng.randrange(0, 40)):
-            if rng.random() < 0.3:
-                chars.append(chr(rng.choice(edges)))
-            else:
-                low, high = rng.choice(pools)
-                chars.append(chr(rng.randrange(low, high)))
-        texts.append("".join(chars))
-    return texts
-
-
-@pytest.mark.parametrize("text", MIXED)
-def test_display_width_counts_what_the_wide_class_matches(text):
-    assert display_width(text) == exact_width(text)
-
-
-def test_display_width_agrees_on_random_mixed_texts():
-    for text in random_texts(5000):
-        assert display_width(text) == exact_width(text), repr(text)
-
-
-def test_line_count_measures_each_paragraph_by_the_exact_width():
-    texts = ["\n".join(MIXED), "一\n\n二", "\n", "甲" * 200 + "\n" + "“乙”" * 30, *random_texts(200)]
-    for text in texts:
-        for width, pt in ((6, 12), (18, 12), (44, 12), (30, 14)):
-            per_line = max((width - 1) * 11 / pt, 2)
-            expected = sum(max(1, math.ceil(exact_width(p) / per_line)) for p in text.split("\n"))
-            assert line_count(text, width, pt) == expected, (text, width, pt)
-
 
 # --- the target list, kept in .toolkit/ between commands ---
 

@@ -11,8 +11,10 @@ from dataclasses import replace
 
 import openpyxl
 import pytest
+from python_calamine import CalamineWorkbook
 
 from toolkit import summary as summary_mod
+from toolkit.excel.layout import line_count
 from toolkit.excel.targetlist import Item
 from toolkit.store.workspace import init_workspace, load_example_answers
 from toolkit.summary import (
@@ -28,6 +30,7 @@ from toolkit.summary import (
 
 COORDINATOR = {"contact_person": "李明", "contact_phone": "3186001"}
 LABELS = summary_mod.labels()
+LABEL_FONT = SummaryStyle().body_font
 
 
 @pytest.fixture(scope="module")
@@ -261,6 +264,81 @@ def test_row_height_rule():
     assert summary_mod.row_height([("甲" * 40, 44)], 12, style) == round(3 * 12 * style.line_spacing + 4, 1)
     assert summary_mod.row_height([("甲\n乙\n丙", 44), ("甲", 6)], 12, style) == round(3 * 12 * style.line_spacing + 4, 1)
     assert summary_mod.row_height([("甲" * 5000, 10)], 12, style) == 409  # Excel's limit
+
+
+
+def test_line_count_counts_wide_characters_two_and_each_paragraph():
+    # width 18 at 12 pt holds (18 - 1) * 11 / 12 = 15.6 half-width units a line
+    assert line_count("a" * 15, 18, 12) == 1 and line_count("a" * 16, 18, 12) == 2
+    assert line_count("甲" * 7 + "a", 18, 12) == 1 and line_count("甲" * 8, 18, 12) == 2
+    assert line_count("ＡＢＣＤＥＦＧＨ", 18, 12) == 2  # full-width forms count two
+    assert line_count("“放管服”——……", 18, 12) == 1  # curly quotes, dashes and ellipses are narrow
+    assert line_count("一\n\n二", 18, 12) == 3  # an empty paragraph is a line too
+    assert line_count("", 18, 12) == 1
+
+
+def test_many_rows_each_get_their_height(example, tmp_path):
+    """Every item row as high as its tallest cell needs (xlsxwriter stores heights in whole pixels)."""
+    spec, items, _ = example
+    texts = ["短", "甲" * 200, "一\n二\n三\n四", ""]
+    item = replace(items[0], values={k: "短" for k in items[0].values})
+    rows = [SummaryRow(replace(item, seq=str(n)), {"status": "完成", "progress": texts[n % 4]}, "ok")
+            for n in range(1, 401)]
+    sheet = openpyxl.load_workbook(write(tmp_path, spec, rows)).worksheets[0]
+    positions = item_rows(sheet, header_row_of(sheet))
+    assert list(positions) == [str(n) for n in range(1, 401)]
+    for row in rows:
+        values = summary_mod.cell_values(spec, row)
+        expected = summary_mod.row_height([(values[c.key], c.width) for c in spec.columns], 12, SummaryStyle())
+        assert abs(sheet.row_dimensions[positions[row.item.seq]].height - expected) < 0.75, row.item.seq
+    assert len({sheet.row_dimensions[r].height for r in positions.values()}) == 3  # the empty one as the short one
+
+
+AWKWARD = [
+    "\x01控制\x07字符\x1f", "_x0041_ 字面的转义 _X00ff_", "  前后有空格  ", "\t制表符开头", "末尾换行\n",
+    "<b>&amp; \"引号\" 'single' & < > </b>", "😀🎉 emoji 与扩展B区 𠀀𪚥", "=SUM(A1:A3)",
+    "Café naïve — “弯引号” … ×÷",
+]
+
+
+def test_awkward_texts_read_back_as_written(example, tmp_path):
+    """Controls, literal _xHHHH_, markup, outer spaces, emoji: read back as written; a text beyond Excel's limit
+    is cut there."""
+    spec, items, _ = example
+    texts = [*AWKWARD, "乙" * 40000]
+    rows = [SummaryRow(replace(items[0], seq=str(n)), {"status": "完成", "progress": text}, "ok")
+            for n, text in enumerate(texts, start=1)]
+    path = write(tmp_path, spec, rows)
+    assert zipfile.ZipFile(path).testzip() is None
+    sheet = openpyxl.load_workbook(path).worksheets[0]
+    column = next(n for n, c in enumerate(spec.columns, start=1) if c.key == "progress")
+    positions = item_rows(sheet, header_row_of(sheet))
+    shown = [sheet.cell(r, column).value for r in positions.values()]
+    # openpyxl alone leaves control characters as their _xHHHH_ escapes
+    assert shown == ["_x0001_控制_x0007_字符_x001F_", *AWKWARD[1:], "乙" * 32767]
+    grid = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python()
+    assert [grid[r - 1][column - 1] for r in positions.values()] == [*AWKWARD, "乙" * 32767]
+
+
+def test_text_looking_like_rich_text_xml_is_written_as_text(example, tmp_path):
+    """xlsxwriter takes a string `<r>…</r>` for its own rich-text XML: a unit's contact so written broke the file."""
+    spec, items, answers = example
+    contact = "<r>张三 & 李四\x07 _x0041_</r>"
+    answer = "<r>_x0041_</r>"
+    rows = build_rows(items, answers)
+    rows[0] = SummaryRow(rows[0].item, {**rows[0].filled, "progress": answer}, "ok")
+    contacts = [UnitContact(items[0].lead, {"contact_person": contact, "contact_phone": "<r></r>"},
+                            "2022-04-12 09:30", "a.xlsx")]
+    path = write(tmp_path, spec, rows, contacts, coordinator={"contact_person": "<r>李明</r>"})
+    shown = "<r>张三 & 李四 _x0041_</r>"  # a control character, which XML cannot hold, left out
+    book = CalamineWorkbook.from_path(str(path))
+    every = [v for name in book.sheet_names for row in book.get_sheet_by_name(name).to_python() for v in row]
+    assert {shown, "<r></r>", "<r>李明</r>", answer} <= set(every)
+    wb = openpyxl.load_workbook(path)
+    every = [c.value for sheet in wb.worksheets for row in sheet.iter_rows() for c in row]
+    assert {shown, "<r></r>", "<r>李明</r>", answer} <= set(every)
+    contact_cell = next(c for row in wb.worksheets[2].iter_rows() for c in row if c.value == shown)
+    assert contact_cell.font.name == LABEL_FONT  # shown in the cell's own font
 
 
 # --- markers, missing line, groups ----------------------------------------------------------------------------

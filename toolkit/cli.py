@@ -192,7 +192,6 @@ def merge(
         "--allow-missing", help="有单位未报送或回报有错误时仍然汇总，相关事项标注“未报送”或“待核实”")] = False,
     group_by: Annotated[str | None, typer.Option("--group-by", help="按 leader（分管领导）或 unit（牵头单位）分组")] = None,
     pdf: Annotated[bool, typer.Option("--pdf", help="同时用 LibreOffice 导出 PDF")] = False,
-    jobs: JobsOption = 0,
     workspace: WorkspaceOption = None,
 ) -> None:
     """汇总为正式汇总表（按序号排列）。退出码：0 完整汇总，1 未汇总（有单位未报送或回报有错误），3 已带标注汇总。"""
@@ -203,7 +202,7 @@ def merge(
         raise WorkspaceError(f"--group-by 只能是 leader 或 unit，而不是“{group_by}”。")
     ws = open_workspace(workspace)
     with progress("汇总", None) as tick:
-        result = run(ws, output, allow_missing=allow_missing, group_by=group_by, tick=tick, jobs=jobs)
+        result = run(ws, output, allow_missing=allow_missing, group_by=group_by, tick=tick)
     if result.missing:
         console().print(f"[yellow]未报送（{len(result.missing)}）：[/yellow]{'、'.join(result.missing)}")
     if result.with_errors:

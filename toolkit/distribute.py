@@ -14,7 +14,7 @@ from typing import Any
 import jinja2
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from toolkit.excel.layout import new_workbook, row_height, write_contact_row
+from toolkit.excel.layout import new_workbook, row_height, write_contact_row, write_text_cell
 from toolkit.excel.sheets import find_header, read_grids
 from toolkit.excel.targetlist import Item, TargetList, is_collective, normalise_seq
 from toolkit.model import stamp as stamps
@@ -343,7 +343,7 @@ def write_template(path: Path, blueprint: Blueprint, issue: UnitIssue) -> None:
             if key is None:
                 sheet.write_blank(r, c, None, cell_format)
             else:
-                sheet.write_string(r, c, values[key], cell_format)
+                write_text_cell(sheet, r, c, values[key], cell_format)
         sheet.set_row(r, row_height([(values[key], width) for key, width in blueprint.sizing], BODY_PT,
                                     minimum_lines=3))
     last_row = FIRST_ITEM_ROW + len(issue.items) - 1

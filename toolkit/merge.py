@@ -13,7 +13,7 @@ from pathlib import Path
 from toolkit.excel.targetlist import TargetList
 from toolkit.excel.upstream import write_return
 from toolkit.model.checks import CheckedReturn
-from toolkit.model.parallel import AUTO, no_progress
+from toolkit.model.parallel import no_progress
 from toolkit.model.spec import CONTRIBUTION, Spec, render
 from toolkit.store.checked import ValidationResult, checked_returns
 from toolkit.store.files import atomic_path
@@ -62,14 +62,13 @@ def summary_rows(spec: Spec, targets: TargetList, checked: ValidationResult,
 
 
 def merge(ws: Workspace, output: Path | None = None, *, allow_missing: bool = False,
-          group_by: str | None = None, tick: Callable[[], None] = no_progress, jobs: int = AUTO) -> MergeResult:
-    """`jobs`: processes writing the summary's item rows (AUTO: as many as pay for themselves); the same file."""
+          group_by: str | None = None, tick: Callable[[], None] = no_progress) -> MergeResult:
     with ws.lock():
-        return _merge(ws, output, allow_missing, group_by, tick, jobs)
+        return _merge(ws, output, allow_missing, group_by, tick)
 
 
 def _merge(ws: Workspace, output: Path | None, allow_missing: bool, group_by: str | None,
-           tick: Callable[[], None], jobs: int) -> MergeResult:
+           tick: Callable[[], None]) -> MergeResult:
     targets, problems = ws.load_targets()
     if any(p.is_error for p in problems):
         raise WorkspaceError(f"目标任务清单 {ws.targets_path.name} 有错误，无法汇总：请先运行 toolkit distribute 查看并修改。")
@@ -99,7 +98,7 @@ def _merge(ws: Workspace, output: Path | None, allow_missing: bool, group_by: st
         raise WorkspaceError(f"{ws.config.path}：[summary] {exc}") from exc
     with atomic_path(path) as tmp:
         write_summary(tmp, spec, result.rows, contacts, coordinator=ws.coordinator_contact(),
-                      missing_line=missing_line(spec, result.rows), style=style, group_by=group_by, jobs=jobs)
+                      missing_line=missing_line(spec, result.rows), style=style, group_by=group_by)
     result.path = path
     result.upstream = write_return(ws.state, path.parent, spec,
                                    {r.item.seq: r.filled for r in result.rows if r.state != "missing"},

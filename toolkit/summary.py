@@ -12,10 +12,6 @@ Sheet 1 (labels.toml [summary].sheet), top to bottom:
     item rows (or subtitle rows + item rows)     仿宋_GB2312 12 pt, thin borders, wrapped
     footnote (spec.footnote, merged across)
 
-xlsxwriter writes all of it but the item rows' cells, which toolkit.excel.sheetxml renders and deflates in
-worker processes and splices into the sheet (at province scale, 20,000 rows, cell by cell through
-xlsxwriter took most of a merge); `write_summary(cell_by_cell=True)` writes them through xlsxwriter too.
-
 Row heights: Excel does not grow a row with wrapped text by itself (and LibreOffice keeps a stored
 height), so every row gets an explicit height. The rule (`row_height` below, built on
 `toolkit.excel.layout.line_count`): a column `width` holds `(width - 1) * 11 / pt` half-width characters per
@@ -31,12 +27,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import io
 import re
 import shutil
 import tempfile
 import zipfile
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,11 +38,9 @@ from typing import Any
 
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from toolkit.excel import sheetxml
-from toolkit.excel.layout import line_count, lines_points, new_workbook, write_contact_row
+from toolkit.excel.layout import line_count, lines_points, new_workbook, write_contact_row, write_text_cell
 from toolkit.excel.office import convert
 from toolkit.excel.targetlist import Item
-from toolkit.model.parallel import AUTO
 from toolkit.model.resources import labels as resource_labels
 from toolkit.model.spec import Column, Spec, render
 
@@ -167,15 +159,15 @@ class Tally:
     def done(self) -> int:
         return next(iter(self.by_choice.values()), 0)
 
-    def add(self, outcome: int | str, count: int) -> None:
-        """`count` items missing, unverified, or of the choice `outcome`."""
-        self.items += count
+    def add(self, outcome: int | str) -> None:
+        """One item missing, unverified, or of the choice `outcome`."""
+        self.items += 1
         if outcome == _MISSING:
-            self.missing += count
+            self.missing += 1
         elif outcome == _UNVERIFIED:
-            self.unverified += count
+            self.unverified += 1
         else:
-            self.by_choice[outcome] += count
+            self.by_choice[outcome] += 1
 
     @property
     def rate(self) -> float | None:
@@ -192,32 +184,26 @@ def status_column(spec: Spec) -> Column | None:
     return chosen
 
 
-def cell_values(spec: Spec, rows: Iterable[SummaryRow]) -> list[dict[str, str]]:
-    """Every column's text for each item: prefilled from the target list, filled from the return, markers."""
+def cell_values(spec: Spec, row: SummaryRow) -> dict[str, str]:
+    """Every column's text for an item: prefilled from the target list, filled from the return, markers."""
+    if row.state not in STATES:
+        raise SummaryError(f"第{row.item.seq}项的状态“{row.state}”不可用：可用的有 {'、'.join(STATES)}。")
+    values = {col.key: column_text(col, row) for col in spec.columns}
     status = status_column(spec)
-    names = labels()
-    # Where each column's text comes from, worked out once for all rows (20,000 at province scale).
-    sources = [(col.key, col.role if col.role in ("id", "units") else "target" if col.prefilled else "return")
-               for col in spec.columns]
-    out = []
-    for row in rows:
-        if row.state not in STATES:
-            raise SummaryError(f"第{row.item.seq}项的状态“{row.state}”不可用：可用的有 {'、'.join(STATES)}。")
-        item, filled = row.item, {} if row.state == "missing" else row.filled
-        values: dict[str, str] = {}
-        for key, source in sources:
-            if source == "id":
-                values[key] = item.seq
-            elif source == "units":
-                values[key] = "\n".join(item.units_column)
-            elif source == "target":
-                values[key] = item.values.get(key, "")
-            else:
-                values[key] = filled.get(key, "")
-        if status is not None and row.state != "ok":
-            values[status.key] = names[row.state]
-        out.append(values)
-    return out
+    if status is not None and row.state != "ok":
+        values[status.key] = labels()[row.state]
+    return values
+
+
+def column_text(col: Column, row: SummaryRow) -> str:
+    """One cell's text: the 序号, the units, the target list's text, or the unit's answer (none when missing)."""
+    if col.role == "id":
+        return row.item.seq
+    if col.role == "units":
+        return "\n".join(row.item.units_column)
+    if col.prefilled:
+        return row.item.values.get(col.key, "")
+    return "" if row.state == "missing" else row.filled.get(col.key, "")
 
 
 def leader_column(spec: Spec) -> Column | None:
@@ -275,49 +261,44 @@ def missing_line(spec: Spec, rows: Iterable[SummaryRow]) -> str:
 def tally(spec: Spec, rows: Iterable[SummaryRow], by: str) -> tuple[list[Tally], Tally]:
     """Counts per lead unit (by="unit") or per leader (by="leader", each of an item's leaders), and the total.
 
-    An item of an unreturned unit counts as missing, of a return with errors as unverified; otherwise
-    under its status value (values are canonical after validation; any other value counts as unverified).
+    Lines come in order of first appearance; the total counts each item once, whatever its leaders.
     """
     status = status_column(spec)
     choices = status.choices if status else ()
     leader = leader_column(spec)
-    names = labels()
-    # Rows counted by (key, outcome) first, then added up: 20,000 rows at province scale.
-    per_key: Counter[tuple[str, int | str]] = Counter()
-    per_item: Counter[int | str] = Counter()  # the total: each item once, whatever its leaders
-    leaders: dict[str, list[str]] = {}  # an item's leader cell -> its leaders, split once
+    empty = labels()["group_empty"]
+    lines: dict[str, Tally] = {}
+    total = Tally(labels()["stats"]["total"], by_choice=dict.fromkeys(choices, 0))
     for row in rows:
-        value = row.filled.get(status.key, "").strip() if status else ""
-        outcome: int | str = _MISSING if row.state == "missing" else \
-            _UNVERIFIED if row.state == "unverified" or value not in choices else value
-        per_item[outcome] += 1
-        if by == "unit":
-            per_key[(row.item.lead, outcome)] += 1
-            continue
-        cell = leader_of(leader, row.item)
-        if cell not in leaders:
-            split = [n.strip() for n in _LEADER_SEPARATORS.split(cell) if n.strip()]
-            leaders[cell] = list(dict.fromkeys(split or [names["group_empty"]]))  # an item counts once a leader
-        for key in leaders[cell]:
-            per_key[(key, outcome)] += 1
-    lines: dict[str, Tally] = {}  # in order of first appearance, as the rows come
-    for (key, outcome), count in per_key.items():
-        if key not in lines:
-            lines[key] = Tally(key, by_choice=dict.fromkeys(choices, 0))
-        lines[key].add(outcome, count)
-    total = Tally(names["stats"]["total"], by_choice=dict.fromkeys(choices, 0))
-    for outcome, count in per_item.items():
-        total.add(outcome, count)
+        outcome = outcome_of(row, status)
+        total.add(outcome)
+        for key in [row.item.lead] if by == "unit" else leaders_of(leader_of(leader, row.item), empty):
+            if key not in lines:
+                lines[key] = Tally(key, by_choice=dict.fromkeys(choices, 0))
+            lines[key].add(outcome)
     return list(lines.values()), total
+
+
+def outcome_of(row: SummaryRow, status: Column | None) -> int | str:
+    """How an item counts: missing when its unit has not returned, unverified when the return has errors or its
+    status value is none of the choices (values are canonical after validation), else under its value."""
+    if row.state == "missing":
+        return _MISSING
+    value = row.filled.get(status.key, "").strip() if status else ""
+    if row.state == "unverified" or status is None or value not in status.choices:
+        return _UNVERIFIED
+    return value
+
+
+def leaders_of(cell: str, empty: str) -> list[str]:
+    """The leaders named in an item's leader cell, each once; `empty` when it names none."""
+    names = [name.strip() for name in _LEADER_SEPARATORS.split(cell) if name.strip()]
+    return list(dict.fromkeys(names or [empty]))
 
 
 def row_height(cells: list[tuple[str, float]], font_pt: float, style: SummaryStyle, minimum_lines: int = 1) -> float:
     """Points for a row whose cells are (text, column width): layout's line rule, the style's line spacing."""
-    return lines_height(max([minimum_lines, *(line_count(t, w, font_pt) for t, w in cells if t)]), font_pt, style)
-
-
-def lines_height(lines: int, font_pt: float, style: SummaryStyle) -> float:
-    """Points for `lines` lines: the style's line spacing and the padding, at most Excel's limit."""
+    lines = max([minimum_lines, *(line_count(t, w, font_pt) for t, w in cells if t)])
     return lines_points(lines, font_pt, style.line_spacing)
 
 
@@ -365,46 +346,34 @@ class _Formats:
 
 def write_summary(path: Path, spec: Spec, rows: list[SummaryRow], contacts: list[UnitContact], *,
                   coordinator: dict[str, str] | None = None, missing_line: str = "",
-                  style: SummaryStyle | None = None, group_by: str | None = None,
-                  jobs: int = AUTO, cell_by_cell: bool = False) -> None:
-    """Write the summary workbook to `path` (the caller makes it atomic). Rows are written in the given order.
-
-    xlsxwriter writes everything but the item rows, which sheetxml renders and deflates (in `jobs`
-    processes; AUTO: as many as pay for themselves): at province scale, xlsxwriter cell by cell took
-    most of a merge. `cell_by_cell` writes the item rows through xlsxwriter too: the same document, the
-    reference the fast way is tested against, and the way taken when xlsxwriter lacks what sheetxml uses.
-    """
+                  style: SummaryStyle | None = None, group_by: str | None = None) -> None:
+    """Write the summary workbook to `path` (the caller makes it atomic). Rows are written in the given order."""
     style = style or SummaryStyle()
     blocks = groups(spec, rows, group_by)  # checks group_by before anything is written
-    by_row = {id(row): v for row, v in zip(rows, cell_values(spec, rows), strict=True)}  # checks every state
-    cell_by_cell = cell_by_cell or not sheetxml.supported()
-    book = io.BytesIO()  # without the item rows, the workbook is small
-    workbook = new_workbook(path, in_memory=False) if cell_by_cell else new_workbook(book)
+    for row in rows:
+        if row.state not in STATES:
+            raise SummaryError(f"第{row.item.seq}项的状态“{row.state}”不可用：可用的有 {'、'.join(STATES)}。")
+    workbook = new_workbook(path)
     workbook.set_properties({"title": spec.title})
     formats = _Formats(workbook, spec, style)
     names = labels()
-    items = _write_main(workbook.add_worksheet(names["sheet"]), spec, blocks, by_row, formats, style,
-                        coordinator=coordinator or {}, missing_line=missing_line, cell_by_cell=cell_by_cell)
-    # The workers render the item rows while xlsxwriter writes the rest.
-    with contextlib.nullcontext() if items is None else sheetxml.deflated_rows(items, jobs) as parts:
-        _write_stats(workbook, workbook.add_worksheet(names["stats_sheet"]), spec, rows, formats, style)
-        _write_contacts(workbook.add_worksheet(names["contacts_sheet"]), spec, rows, contacts, formats, style)
-        workbook.close()
-        if items is not None:
-            sheetxml.write_xlsx(path, book.getvalue(), items, parts)
+    _write_main(workbook.add_worksheet(names["sheet"]), spec, blocks, formats, style, coordinator or {}, missing_line)
+    _write_stats(workbook, workbook.add_worksheet(names["stats_sheet"]), spec, rows, formats, style)
+    _write_contacts(workbook.add_worksheet(names["contacts_sheet"]), spec, rows, contacts, formats, style)
+    workbook.close()
 
 
 def _text(sheet: Any, r: int, c: int, text: str, fmt: Any) -> None:
     """Text as a string cell, never a formula or a number; an empty text as a blank cell keeping its format."""
     if text:
-        sheet.write_string(r, c, text, fmt)
+        write_text_cell(sheet, r, c, text, fmt)
     else:
         sheet.write_blank(r, c, None, fmt)
 
 
 def _merged_line(sheet: Any, r: int, last_col: int, text: str, fmt: Any, height: float) -> None:
     sheet.merge_range(r, 0, r, last_col, "", fmt)
-    sheet.write_string(r, 0, text, fmt)
+    write_text_cell(sheet, r, 0, text, fmt)
     sheet.set_row(r, height)
 
 
@@ -424,18 +393,38 @@ def _page_setup(sheet: Any, style: SummaryStyle, *, repeat_row: int | None, land
     sheet.center_horizontally()
 
 
-def _write_main(sheet: Any, spec: Spec, blocks: list[tuple[str | None, list[SummaryRow]]],
-                by_row: dict[int, dict[str, str]], formats: _Formats, style: SummaryStyle, *,
-                coordinator: dict[str, str], missing_line: str, cell_by_cell: bool) -> sheetxml.ItemRows | None:
-    """The summary table; its item rows through xlsxwriter (`cell_by_cell`) or returned for sheetxml."""
-    columns = list(spec.columns)
-    last_col = len(columns) - 1
-    total_width = sum(c.width for c in columns)
-    for c, col in enumerate(columns):
+def _write_main(sheet: Any, spec: Spec, blocks: list[tuple[str | None, list[SummaryRow]]], formats: _Formats,
+                style: SummaryStyle, coordinator: dict[str, str], missing_line: str) -> None:
+    """The summary table: the lines above the header, the header, the item rows in their blocks, the footnote."""
+    last_col = len(spec.columns) - 1
+    total_width = sum(c.width for c in spec.columns)
+    for c, col in enumerate(spec.columns):
         sheet.set_column(c, c, col.width)
-    status = status_column(spec)
-    id_index = next(i for i, c in enumerate(columns) if c.role == "id")
+    header_row = _write_top(sheet, spec, formats, style, coordinator, missing_line)
+    r = first_item_row = header_row + 1
+    for title, block in blocks:
+        if title is not None:
+            _merged_line(sheet, r, last_col, title, formats.group, row_height([(title, total_width)], style.body_pt, style))
+            r += 1
+        _write_items(sheet, r, spec, block, formats, style)
+        r += len(block)
+    if r > first_item_row:  # 序号 are text on purpose: no "number stored as text" triangles
+        id_index = next(i for i, c in enumerate(spec.columns) if c.role == "id")
+        sheet.ignore_errors({"number_stored_as_text": f"{xl_rowcol_to_cell(first_item_row, id_index)}:"
+                                                      f"{xl_rowcol_to_cell(r - 1, id_index)}"})
+    if spec.footnote:
+        _merged_line(sheet, r, last_col, spec.footnote, formats.note,
+                     row_height([(spec.footnote, total_width)], style.body_pt, style))
+    sheet.freeze_panes(header_row + 1, 0)
+    _page_setup(sheet, style, repeat_row=header_row, landscape=style.landscape, paper=style.paper)
+    sheet.activate()
 
+
+def _write_top(sheet: Any, spec: Spec, formats: _Formats, style: SummaryStyle, coordinator: dict[str, str],
+               missing_line: str) -> int:
+    """The title, the coordinator's contact and the missing line when there are any, the header; its row."""
+    last_col = len(spec.columns) - 1
+    total_width = sum(c.width for c in spec.columns)
     r = 0
     # The title: at least 1.8 lines of its size high, so it stands apart as in a printed document.
     title_height = max(row_height([(spec.title, total_width)], style.title_pt, style), style.title_pt * 1.8)
@@ -449,76 +438,28 @@ def _write_main(sheet: Any, spec: Spec, blocks: list[tuple[str | None, list[Summ
         _merged_line(sheet, r, last_col, missing_line, formats.line_bold,
                      row_height([(missing_line, total_width)], style.body_pt, style))
         r += 1
-    header_row = r
-    for c, col in enumerate(columns):
-        sheet.write_string(header_row, c, col.label, formats.header)
-    sheet.set_row(header_row, row_height([(c.label, c.width) for c in columns], style.header_pt, style, minimum_lines=2))
-    r += 1
-
-    first_item_row = r
-    # Each column's formats: as written, and when the status column of a missing / unverified row is marked.
-    plain = [formats.cells[(col.key, False)] for col in columns]
-    marked = [formats.cells[(col.key, status is not None and col.key == status.key)] for col in columns]
-    runs: list[tuple[int, list[SummaryRow]]] = []  # item rows between subtitle rows: (first sheet row, rows)
-    for title, block in blocks:
-        if title is not None:
-            _merged_line(sheet, r, last_col, title, formats.group, row_height([(title, total_width)], style.body_pt, style))
-            r += 1
-        if cell_by_cell:
-            _write_items(sheet, r, block, by_row, columns, plain, marked, style)
-        runs.append((r, block))
-        r += len(block)
-    last_item_row = r - 1
-    if last_item_row >= first_item_row:  # 序号 are text on purpose: no "number stored as text" triangles
-        sheet.ignore_errors({"number_stored_as_text": f"{xl_rowcol_to_cell(first_item_row, id_index)}:"
-                                                      f"{xl_rowcol_to_cell(last_item_row, id_index)}"})
-    if spec.footnote:
-        _merged_line(sheet, r, last_col, spec.footnote, formats.note,
-                     row_height([(spec.footnote, total_width)], style.body_pt, style))
-
-    sheet.freeze_panes(header_row + 1, 0)
-    _page_setup(sheet, style, repeat_row=header_row, landscape=style.landscape, paper=style.paper)
-    sheet.activate()
-
-    return None if cell_by_cell else _item_rows(runs, by_row, columns, plain, marked, style)
+    for c, col in enumerate(spec.columns):
+        write_text_cell(sheet, r, c, col.label, formats.header)
+    sheet.set_row(r, row_height([(c.label, c.width) for c in spec.columns], style.header_pt, style, minimum_lines=2))
+    return r
 
 
-def _item_rows(runs: list[tuple[int, list[SummaryRow]]], by_row: dict[int, dict[str, str]], columns: list[Column],
-               plain: list[Any], marked: list[Any], style: SummaryStyle) -> sheetxml.ItemRows:
-    """The item rows for sheetxml; only the formats in use are registered in the workbook, as xlsxwriter does."""
-    ordered = [row for _, block in runs for row in block]
-    is_marked = [row.state != "ok" for row in ordered]
-    spans, start = [], 0
-    for first, block in runs:
-        spans.append((first, start, start + len(block)))
-        start += len(block)
-    return sheetxml.ItemRows(
-        keys=tuple(col.key for col in columns), widths=tuple(col.width for col in columns),
-        styles=(tuple(sheetxml.style_index(f) for f in plain) if not all(is_marked) else (),
-                tuple(sheetxml.style_index(f) for f in marked) if any(is_marked) else ()),
-        font_pt=style.body_pt, line_spacing=style.line_spacing,
-        values=[by_row[id(row)] for row in ordered], marked=is_marked, runs=tuple(spans))
-
-
-def _write_items(sheet: Any, r: int, block: list[SummaryRow], by_row: dict[int, dict[str, str]],
-                 columns: list[Column], plain: list[Any], marked: list[Any], style: SummaryStyle) -> None:
-    """Item rows from sheet row `r` on, cell by cell through xlsxwriter, each row as high as its texts need."""
-    cells = [(c, col.key, col.width) for c, col in enumerate(columns)]
+def _write_items(sheet: Any, r: int, spec: Spec, block: list[SummaryRow], formats: _Formats,
+                 style: SummaryStyle) -> None:
+    """Item rows from sheet row `r` on, each as high as its texts need; a marked item's status cell stands out."""
+    status = status_column(spec)
     for row in block:
-        values = by_row[id(row)]
-        formats = plain if row.state == "ok" else marked
-        lines = 1  # row_height's rule, measured while the cells are written
-        for c, key, width in cells:
-            text = values[key]
-            _text(sheet, r, c, text, formats[c])
-            if text:
-                lines = max(lines, line_count(text, width, style.body_pt))
-        sheet.set_row(r, lines_height(lines, style.body_pt, style))
+        values = cell_values(spec, row)
+        for c, col in enumerate(spec.columns):
+            marked = row.state != "ok" and status is not None and col.key == status.key
+            _text(sheet, r, c, values[col.key], formats.cells[(col.key, marked)])
+        sheet.set_row(r, row_height([(values[col.key], col.width) for col in spec.columns], style.body_pt, style))
         r += 1
 
 
 def _write_stats(workbook: Any, sheet: Any, spec: Spec, rows: list[SummaryRow], formats: _Formats,
                  style: SummaryStyle) -> None:
+    """The 统计 sheet: items by status per lead unit, and per leader when the spec has leaders; a chart."""
     names = labels()["stats"]
     markers = labels()
     status = status_column(spec)
@@ -529,50 +470,54 @@ def _write_stats(workbook: Any, sheet: Any, spec: Spec, rows: list[SummaryRow], 
         sheet.set_column(c, c, width)
     last_col = len(headers)
     total_width = sum(widths)
-    r = 0
     title = render(names["title"], {"title": spec.title})
-    _merged_line(sheet, r, last_col, title, formats.stats_title,
+    _merged_line(sheet, 0, last_col, title, formats.stats_title,
                  max(row_height([(title, total_width)], formats.stats_title_pt, style), formats.stats_title_pt * 1.8))
-    r += 1
-
-    def table(r: int, heading: str, first_label: str, lines: list[Tally], total: Tally) -> tuple[int, int, int]:
-        sheet.write_string(r, 0, heading, formats.heading)
-        sheet.set_row(r, row_height([(heading, total_width)], style.header_pt, style))
-        r += 1
-        for c, text in enumerate([first_label, *headers]):
-            sheet.write_string(r, c, text, formats.header)
-        sheet.set_row(r, row_height([(t, w) for t, w in zip([first_label, *headers], widths, strict=True)],
-                                    style.header_pt, style))
-        r += 1
-        first = r
-        for line in [*lines, total]:
-            is_total = line is total
-            numbers = [line.items, *(line.by_choice.get(c, 0) for c in choices), line.missing, line.unverified]
-            sheet.write_string(r, 0, line.name, formats.total_text if is_total else formats.text)
-            for c, n in enumerate(numbers, start=1):
-                sheet.write_number(r, c, n, formats.total_number if is_total else formats.number)
-            rate_fmt = formats.total_percent if is_total else formats.percent
-            if line.rate is None:
-                sheet.write_blank(r, last_col, None, rate_fmt)
-            else:
-                sheet.write_number(r, last_col, line.rate, rate_fmt)
-            sheet.set_row(r, row_height([(line.name, widths[0])], style.body_pt, style))
-            r += 1
-        return r, first, r - 2  # next free row, first and last line (without the total)
 
     by_unit, unit_total = tally(spec, rows, "unit")
-    r, unit_first, unit_last = table(r, names["by_unit"], names["unit"], by_unit, unit_total)
+    table = (headers, widths, formats, style)
+    r = _write_tally(sheet, 1, names["by_unit"], names["unit"], by_unit, unit_total, *table)
     leader = leader_column(spec)
     if leader is not None:
         by_leader, leader_total = tally(spec, rows, "leader")
-        r, _, _ = table(r + 1, render(names["by_leader"], {"label": leader.label}), leader.label,
-                        by_leader, leader_total)
+        r = _write_tally(sheet, r + 1, render(names["by_leader"], {"label": leader.label}), leader.label,
+                         by_leader, leader_total, *table)
     note = render(names["note"], {"done": choices[0] if choices else ""})
     _merged_line(sheet, r, last_col, note, formats.note, row_height([(note, total_width)], style.body_pt, style))
 
-    if by_unit:
-        _add_chart(workbook, sheet, names, markers, choices, unit_first, unit_last, last_col, style, by_unit)
+    if by_unit:  # the unit table's lines: from row 3 (under the title, its heading and header), the total left out
+        _add_chart(workbook, sheet, names, markers, choices, 3, 2 + len(by_unit), last_col, style, by_unit)
     _page_setup(sheet, style, repeat_row=None, landscape=True, paper=style.aux_paper)
+
+
+def _write_tally(sheet: Any, r: int, heading: str, first_label: str, lines: list[Tally], total: Tally,
+                 headers: list[str], widths: list[int], formats: _Formats, style: SummaryStyle) -> int:
+    """A heading, a header row and a line per tally from sheet row `r` on, the total last; the next free row."""
+    write_text_cell(sheet, r, 0, heading, formats.heading)
+    sheet.set_row(r, row_height([(heading, sum(widths))], style.header_pt, style))
+    r += 1
+    for c, text in enumerate([first_label, *headers]):
+        write_text_cell(sheet, r, c, text, formats.header)
+    sheet.set_row(r, row_height(list(zip([first_label, *headers], widths, strict=True)), style.header_pt, style))
+    r += 1
+    for line in [*lines, total]:
+        _write_tally_line(sheet, r, line, line is total, formats)
+        sheet.set_row(r, row_height([(line.name, widths[0])], style.body_pt, style))
+        r += 1
+    return r
+
+
+def _write_tally_line(sheet: Any, r: int, line: Tally, is_total: bool, formats: _Formats) -> None:
+    """A tally's name, its counts and its rate (blank without items); the total in bold."""
+    numbers = [line.items, *line.by_choice.values(), line.missing, line.unverified]
+    write_text_cell(sheet, r, 0, line.name, formats.total_text if is_total else formats.text)
+    for c, n in enumerate(numbers, start=1):
+        sheet.write_number(r, c, n, formats.total_number if is_total else formats.number)
+    rate_fmt = formats.total_percent if is_total else formats.percent
+    if line.rate is None:
+        sheet.write_blank(r, len(numbers) + 1, None, rate_fmt)
+    else:
+        sheet.write_number(r, len(numbers) + 1, line.rate, rate_fmt)
 
 
 def _add_chart(workbook: Any, sheet: Any, names: dict[str, Any], markers: dict[str, Any], choices: list[str],
@@ -619,7 +564,7 @@ def _write_contacts(sheet: Any, spec: Spec, rows: list[SummaryRow], contacts: li
     widths = [26, *[16] * len(spec.contact), 20, 56]
     for c, (text, width) in enumerate(zip(headers, widths, strict=True)):
         sheet.set_column(c, c, width)
-        sheet.write_string(0, c, text, formats.header)
+        write_text_cell(sheet, 0, c, text, formats.header)
     sheet.set_row(0, row_height(list(zip(headers, widths, strict=True)), style.header_pt, style))
     lines = [[c.unit, *(c.values.get(f.key, "") for f in spec.contact), c.received, c.file] for c in contacts]
     returned = {c.unit for c in contacts}

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit import __version__
-from toolkit.excel.layout import new_workbook
+from toolkit.excel.layout import new_workbook, write_text_cell
 from toolkit.excel.sheets import Grid, find_header, read_grids
 from toolkit.model import findings
 from toolkit.model.findings import Finding, cell_name
@@ -347,7 +347,7 @@ def write_target_list(path: Path, spec: Spec, periods: Iterable[Period], items: 
             if isinstance(value, int):
                 sheet.write_number(r, c, value, body)
             else:
-                sheet.write_string(r, c, str(value), body)
+                write_text_cell(sheet, r, c, str(value), body)
     sheet.freeze_panes(1, 0)
     sheet.autofilter(0, 0, max(len(items), 1), len(columns) - 1)
     unit_sheet = workbook.add_worksheet(names["units_sheet"])

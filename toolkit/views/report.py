@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from toolkit.excel.layout import new_workbook
+from toolkit.excel.layout import new_workbook, write_text_cell
 from toolkit.model.findings import Finding
 from toolkit.store.files import atomic_path
 
@@ -40,7 +40,7 @@ def write_findings_xlsx(path: Path, items: list[Finding], title: str) -> None:
                 if attr == "severity":
                     sheet.write_string(r, c, SEVERITY_WORDS.get(value, value), error if finding.is_error else body)
                 else:
-                    sheet.write_string(r, c, str(value), body)
+                    write_text_cell(sheet, r, c, str(value), body)
         sheet.autofilter(1, 0, max(len(items) + 1, 2), len(FINDING_COLUMNS) - 1)
         sheet.freeze_panes(2, 0)
         workbook.close()
