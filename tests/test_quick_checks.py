@@ -15,10 +15,9 @@ from hypothesis import strategies as st
 
 from toolkit import validate
 from toolkit.excel import intake
-from toolkit.excel.targetlist import normalise_seq
 from toolkit.model import findings, templating
 from toolkit.model.spec import keys_of
-from toolkit.model.text import cell_text, match_key
+from toolkit.model.text import match_key
 from toolkit.store.workspace import Workspace
 
 EXAMPLES = settings(max_examples=300, deadline=None, database=None)
@@ -59,15 +58,6 @@ def slow_rule_broken(rule, value: str) -> bool:
 def test_rule_broken_decides_as_with_every_match_key(spec, value: str) -> None:
     for rule in spec.rules:
         assert validate.rule_broken(rule, value) == slow_rule_broken(rule, value), (rule.code, value)
-
-
-@EXAMPLES
-@given(value=st.one_of(texts, st.integers(-5, 10**6).map(str), st.sampled_from(["43", "43.0", "４３", " 43 ", "٤٣", "²"])))
-def test_normalise_seq_quick_way_is_the_same(value: str) -> None:
-    slow = match_key(cell_text(value))
-    if slow.replace(".", "", 1).isdigit() and "." in slow and set(slow.split(".")[1]) == {"0"}:
-        slow = slow.split(".")[0]
-    assert normalise_seq(value) == slow
 
 
 @EXAMPLES
