@@ -385,24 +385,6 @@ def tiny_xlsx() -> tuple[bytearray, int]:
         return bytearray(buffer.getvalue()), archive.start_dir
 
 
-def test_a_part_met_before_is_remembered_only_byte_for_byte() -> None:
-    """Parts met before are not inflated again (every return from one program shares its theme, styles…):
-    a part of the same name, method and size that differs in its bytes is still checked, each time."""
-    def xlsx(rels: bytes) -> bytes:
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr("[Content_Types].xml", "<Types/>")
-            archive.writestr("xl/_rels/workbook.xml.rels", rels)
-        return buffer.getvalue()
-
-    clean = b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships/>'
-    hostile = b'<!DOCTYPE r [<!ENTITY a "aaaaaaaa">]>'.ljust(clean.index(b"\n")) + b"\n<Relationships/>"
-    assert len(hostile) == len(clean)
-    verdicts = [intake.check_limits(xlsx(rels), "xlsx", intake.Limits(), "回报.xlsx")
-                for rels in (clean, hostile, clean, hostile)]
-    assert [v and v.code for v in verdicts] == [None, "file-xml-entities", None, "file-xml-entities"]
-
-
 def test_a_member_said_to_start_beyond_the_end_of_the_file_is_unreadable(tmp_path: Path) -> None:
     data, first_entry = tiny_xlsx()
     data[first_entry + 42:first_entry + 46] = (len(data) + 1000).to_bytes(4, "little")  # its local header offset

@@ -7,12 +7,9 @@ cell C2; 联系方式： E2, its cell F2), header row 3 (序号 A … 责任单�
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import io
 import json
 import re
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +17,6 @@ from typing import Any
 
 import openpyxl
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from returns import (
     OTHER_UNIT_ITEM,
     SEED_UNIT,
@@ -37,9 +32,7 @@ from returns import (
     tidy,
 )
 
-from toolkit.excel import intake
 from toolkit.excel.office import convert
-from toolkit.excel.sheets import find_header, read_grids
 from toolkit.store.workspace import Workspace
 from toolkit.validate import validate
 
@@ -296,21 +289,6 @@ def expected_answers(unit: str = UNIT) -> dict[str, dict[str, str]]:
     return {seq: {k: tidy(v) for k, v in values.items()} for seq, values in items.items()}
 
 
-def test_header_rows_remembered_from_earlier_returns_read_as_a_fresh_search(ws: Workspace, tmp_path: Path) -> None:
-    """A collect remembers what rows gave as header rows, by their texts: returns of every layout read in turn
-    with one spec give the very tables a fresh search gives."""
-    plain = make_return(ws, tmp_path / "plain.xlsx")
-    tampered = [make_return(ws, tmp_path / f"{n}.xlsx", edit=edit) for n, edit in enumerate(VARIANTS.values())]
-    spec = dataclasses.replace(ws.spec)
-    matchers = {c.key: c.header_keys().__contains__ for c in spec.columns}
-    for path in [plain, *(p for t in tampered for p in (t, plain))]:
-        table = intake.parse(path.read_bytes(), spec, path.name).table
-        assert table is not None and table.rows
-        (grid,) = [g for g in read_grids(path) if g.name == table.sheet]
-        assert table.header == find_header(grid, matchers, spec.by_role("id").key)  # nothing remembered
-    assert spec.header_rows_seen
-
-
 @pytest.mark.parametrize("variant", VARIANTS, ids=str)
 def test_tampered_layout_still_reads_every_answer(variant: str, ws: Workspace, cli, tmp_path: Path) -> None:
     returned = make_return(ws, tmp_path / "r.xlsx", edit=VARIANTS[variant])
@@ -410,61 +388,3 @@ def test_libreoffice_keeps_the_stamp(resaved, tmp_path: Path) -> None:
     ws = copy_workspace(base, tmp_path / "ws")
     [record] = collect(ws, [files["correct"]])
     assert (record.verdict, record.unit, record.identified_by) == ("accepted", UNIT, "stamp")
-
-
-@pytest.mark.libreoffice
-def test_libreoffice_saved_zips_list_the_members_zipfile_lists(resaved) -> None:
-    """Sniffing and the limits read a zip's directory straight (faster than zipfile): the same members."""
-    _, files, fmt = resaved
-    for path in files.values():
-        data = path.read_bytes()
-        archive = intake.open_zip(data)
-        if fmt == "xls":
-            assert archive is None
-            continue
-        with zipfile.ZipFile(io.BytesIO(data)) as reference:
-            assert zip_members(archive) == zip_members(reference)
-
-
-# --- 6. a zip's directory, read straight ---
-
-def zip_members(archive: Any) -> list[tuple[str, int, int, int, int, int]]:
-    return [(m.filename, m.flag_bits, m.compress_type, m.compress_size, m.file_size, m.header_offset)
-            for m in archive.infolist()]
-
-
-@pytest.fixture(scope="module")
-def return_bytes(distributed: Workspace, tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    return make_return(distributed, tmp_path_factory.mktemp("zip") / "回报.xlsx").read_bytes()
-
-
-def test_a_return_s_directory_is_read_straight(return_bytes: bytes) -> None:
-    assert isinstance(intake.open_zip(return_bytes), intake.ZipDirectory)
-
-
-@settings(max_examples=400, deadline=None, database=None)
-@given(data=st.data())
-def test_a_damaged_zip_directory_lists_what_zipfile_lists_or_is_left_to_zipfile(return_bytes: bytes, data) -> None:
-    """Bytes of the central directory and its end record changed, cut or added to: the straight reading
-    gives zipfile's members, or declines (None, then zipfile decides), or fails where zipfile fails."""
-    damaged = bytearray(return_bytes)
-    end = return_bytes.rindex(b"PK\x05\x06")
-    entries = [m.start() for m in re.finditer(b"PK\x01\x02", return_bytes)]
-    for _ in range(data.draw(st.integers(1, 4))):
-        at = data.draw(st.one_of(  # a field of an entry's header, of the end record, or any byte near them
-            st.tuples(st.sampled_from(entries), st.integers(0, 45)).map(sum),
-            st.integers(end, len(damaged) - 1), st.integers(entries[0] - 100, len(damaged) - 1)))
-        damaged[at] = data.draw(st.sampled_from([0, 1, 0x08, 0x3F, 0x40, 0x50, 0xFF]) | st.integers(0, 255))
-    damaged = damaged[:len(damaged) - data.draw(st.sampled_from([0, 0, 0, 1, 22]))] + \
-        data.draw(st.sampled_from([b"", b"", b"", b"\0", b"PK\x06\x07" + bytes(16)]))
-    try:
-        straight = intake.ZipDirectory.parse(bytes(damaged))
-    except intake.ZIP_ERRORS:
-        straight = "failed"
-    try:
-        with zipfile.ZipFile(io.BytesIO(bytes(damaged))) as reference:
-            expected: Any = zip_members(reference)
-    except intake.ZIP_ERRORS:
-        expected = "failed"
-    if straight is not None:
-        assert (zip_members(straight) if straight != "failed" else straight) == expected

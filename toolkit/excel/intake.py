@@ -7,16 +7,14 @@ Nothing here trusts positions: the header is found by the spec's labels, items b
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
+import copy
 import io
-import os
 import re
 import struct
 import zipfile
 import zlib
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 from toolkit.excel.sheets import Grid, Header, find_header, read_grids
 from toolkit.excel.targetlist import is_footnote, normalise_seq
@@ -29,6 +27,9 @@ from toolkit.model.text import cell_text, match_key
 ZIP_ERRORS = (zipfile.BadZipFile, OSError, ValueError, RuntimeError, NotImplementedError, EOFError, struct.error,
               zlib.error)
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ROOT_ELEMENT = re.compile(rb"<[A-Za-z_]")  # the first start tag: no DOCTYPE may come after it
+FIRST_STEP = 256  # the root element is usually within a part's first hundred bytes
+MAX_STEP = 4096
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class Limits:
 
 
 def check_limits(data: bytes, fmt: str, limits: Limits, file: str,
-                 archive: Archive | None = None) -> Finding | None:
+                 archive: zipfile.ZipFile | None = None) -> Finding | None:
     """Size, uncompressed size, rows and XML entities, without building the workbook.
 
     The readers (calamine, openpyxl) stop at a member's declared size, so declared sizes bound the
@@ -72,86 +73,39 @@ def check_limits(data: bytes, fmt: str, limits: Limits, file: str,
                     continue
                 may_hold_rows = info.file_size >= limits.rows * len(b"<row/>")
                 # LibreOffice (feedback on an .ods) may read any part: there every part is read whole.
-                entities, rows = _scan_part(archive, data, info, whole=may_hold_rows or fmt == "ods",
-                                            count_rows=may_hold_rows)
-                if entities:
+                xml = _whole_part(archive, info) if may_hold_rows or fmt == "ods" else _part_head(archive, info)
+                if b"<!DOCTYPE" in xml or b"<!ENTITY" in xml:
                     return findings.make("file-xml-entities", file=file)
+                rows = xml.count(b"<row") + xml.count(b"<table:table-row") if may_hold_rows else 0
                 if rows > limits.rows:
                     return findings.make("limit-rows", sheet="", rows=rows, limit=limits.rows, file=file)
-    except ZIP_ERRORS as exc:  # struct.error: e.g. a member said to start beyond the end of the file
+    except ZIP_ERRORS as exc:  # e.g. a member said to start beyond the end of the file
         return findings.make("file-unreadable", reason=str(exc) or type(exc).__name__, file=file)
     return None
 
 
-def _scan_part(archive: Archive, data: bytes, info: Member, whole: bool,
-               count_rows: bool) -> tuple[bool, int]:
-    """(whether the part declares entities, how many rows it holds when counted).
+def _whole_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """A part's bytes; a part holding more than it declares is refused as broken.
 
-    A small part met before, byte for byte, is not inflated again: the program that saved a return
-    writes the same theme, styles and relationships into every workbook it saves.
+    zipfile reads no further than the size it is given, and checks the CRC there: it is given two
+    bytes more than declared and one byte more is read, to tell a part that holds more.
     """
-    key = None
-    if info.compress_size <= SEEN_PART_BYTES and info.compress_type in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) \
-            and not info.flag_bits & 1:
-        start = _data_start(data, info)
-        key = (info.compress_type, info.file_size, whole, count_rows, data[start:start + info.compress_size])
-        if (seen := _SEEN_PARTS.get(key)) is not None:
-            return seen
-    xml = _member_bytes(archive, data, info, whole)
-    scanned = (b"<!DOCTYPE" in xml or b"<!ENTITY" in xml,
-               xml.count(b"<row") + xml.count(b"<table:table-row") if count_rows else 0)
-    if key is not None:
-        if len(_SEEN_PARTS) >= SEEN_PARTS:
-            _SEEN_PARTS.clear()
-        _SEEN_PARTS[key] = scanned
-    return scanned
+    asked = copy.copy(info)
+    asked.file_size = info.file_size + 2
+    with archive.open(asked) as part:
+        xml = part.read(info.file_size + 1)
+    if len(xml) > info.file_size:
+        raise zipfile.BadZipFile(f"{info.filename}：内容大于其声明的大小")
+    return xml
 
 
-SEEN_PART_BYTES = 4096  # parts compressed to at most this size are remembered…
-SEEN_PARTS = 512  # …this many of them, in each process
-_SEEN_PARTS: dict[tuple[int, int, bool, bool, bytes], tuple[bool, int]] = {}
-_LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, then the name's and the extra field's lengths
-_ROOT_ELEMENT = re.compile(rb"<[A-Za-z_]")  # the first start tag: no DOCTYPE may come after it
-HEAD = 4096
-FIRST_STEP = 256
-
-
-def _data_start(data: bytes, info: Member) -> int:
-    """Where a part's compressed bytes start, after its local header."""
-    signature, name_len, extra_len = _LOCAL_HEADER.unpack_from(data, info.header_offset)
-    if signature != b"PK\x03\x04":
-        raise zipfile.BadZipFile(f"{info.filename}：本地文件头损坏")
-    return info.header_offset + _LOCAL_HEADER.size + name_len + extra_len
-
-
-def _member_bytes(archive: Archive, data: bytes, info: Member, whole: bool) -> bytes:
-    """A part's bytes, or (not `whole`) its head up to the root element, never beyond its declared size;
-    a part read whole that holds more than it declares is refused as broken.
-
-    Inflated straight from the archive: zipfile's reader costs more than the inflating.
-    """
-    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or info.flag_bits & 1:
-        assert isinstance(archive, zipfile.ZipFile) and isinstance(info, zipfile.ZipInfo)  # ZipDirectory holds none
-        return archive.read(info)  # other methods, encrypted: zipfile reads them or says why not
-    start = _data_start(data, info)
-    raw = memoryview(data)[start:start + info.compress_size]
-    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-    if whole:
-        xml = bytes(raw) if info.compress_type == zipfile.ZIP_STORED else inflater.decompress(raw, info.file_size + 1)
-        if len(xml) > info.file_size:
-            raise zipfile.BadZipFile(f"{info.filename}：内容大于其声明的大小")
-        return xml
-    if info.compress_type == zipfile.ZIP_STORED:
-        return bytes(raw[:info.file_size])
-    # A small first step: the root element is usually within the first hundred bytes.
-    step = FIRST_STEP
-    head = inflater.decompress(raw, min(step, info.file_size))
-    while not _ROOT_ELEMENT.search(head) and not inflater.eof and len(head) < info.file_size:
-        step = min(step * 4, HEAD)
-        more = inflater.decompress(inflater.unconsumed_tail, min(step, info.file_size - len(head)))
-        if not more:
-            break
-        head += more
+def _part_head(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """A part's head up to its root element (where a DOCTYPE would end), read a little at a time."""
+    head, step = b"", FIRST_STEP
+    with archive.open(info) as part:
+        while not _ROOT_ELEMENT.search(head) and (more := part.read(step)):
+            head += more
+            step = min(step * 4, MAX_STEP)
     return head
 
 
@@ -176,88 +130,19 @@ def sniff(data: bytes) -> tuple[str, str]:
         return _sniff(data, archive)
 
 
-def open_zip(data: bytes) -> Archive | None:
+def open_zip(data: bytes) -> zipfile.ZipFile | None:
     """The bytes as a zip (its directory read), or None: not a zip, or too damaged to read one."""
-    if not (data.startswith(b"PK\x03\x04") or data.startswith(b"PK\x05\x06")):
+    if not data.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         return None
     try:
-        return ZipDirectory.parse(data) or zipfile.ZipFile(io.BytesIO(data))
+        return zipfile.ZipFile(io.BytesIO(data))
     except ZIP_ERRORS:
         return None
 
 
-class ZipPart(NamedTuple):
-    """What sniffing and the limits need of a zip member (named as zipfile.ZipInfo names them)."""
-
-    filename: str
-    flag_bits: int
-    compress_type: int
-    compress_size: int
-    file_size: int
-    header_offset: int
-
-
-class ZipDirectory:
-    """A plain zip's members, as zipfile would list them, read straight from its central directory.
-
-    zipfile builds a ZipInfo of twenty fields per member (a tenth of reading a return's cells): for a
-    zip as office programs save it (one disk, no zip64, no comment, nothing before or after, stored or
-    deflated members, no encryption) this reads the six needed. Anything else is left to zipfile.
-    """
-
-    def __init__(self, parts: list[ZipPart]) -> None:
-        self.parts = parts
-
-    @classmethod
-    def parse(cls, data: bytes) -> ZipDirectory | None:
-        """The directory of `data`, or None: a zip to leave to zipfile (named apart from zipfile's read(member))."""
-        end = len(data) - _END.size
-        if end < 0:
-            return None
-        signature, disk, cd_disk, on_disk, count, cd_size, cd_start, comment = _END.unpack_from(data, end)
-        if signature != b"PK\x05\x06" or disk or cd_disk or on_disk != count or comment or \
-                cd_start + cd_size != end or data[end - 20:end - 16] == b"PK\x06\x07":
-            return None  # a comment, several disks, bytes before or after, zip64: zipfile's way
-        parts, at = [], cd_start
-        for _ in range(count):
-            if at + _ENTRY.size > end:
-                return None
-            signature, version, flags, method, packed, size, name_len, extra_len, comment_len, offset = \
-                _ENTRY.unpack_from(data, at)
-            if signature != b"PK\x01\x02" or version > zipfile.MAX_EXTRACT_VERSION or flags & 1 or extra_len \
-                    or method not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or 0xFFFFFFFF in (packed, size, offset):
-                return None  # encrypted, compressed otherwise, extra fields (zip64 among them): zipfile's way
-            raw = data[at + _ENTRY.size:at + _ENTRY.size + name_len]
-            name = raw.decode("ascii" if raw.isascii() else "utf-8" if flags & 0x800 else "cp437")
-            if "\0" in name or name == "mimetype" or (os.sep != "/" and os.sep in name):
-                return None  # as zipfile would cut or turn them; an ODS's mimetype is read by zipfile
-            parts.append(ZipPart(name, flags, method, packed, size, offset))
-            at += _ENTRY.size + name_len + extra_len + comment_len
-        return cls(parts) if at == end else None
-
-    def infolist(self) -> list[ZipPart]:
-        return self.parts
-
-    def namelist(self) -> list[str]:
-        return [part.filename for part in self.parts]
-
-    def __enter__(self) -> ZipDirectory:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-Archive = ZipDirectory | zipfile.ZipFile
-Member = ZipPart | zipfile.ZipInfo
-_END = struct.Struct("<4s4H2LH")  # end of central directory: disks, entries, size, start, comment length
-# A central directory entry: version needed, flags, method, sizes, name/extra/comment lengths, local header offset.
-_ENTRY = struct.Struct("<4s2xBxHH8xLLHHH8xL")
-
-
-def _sniff(data: bytes, archive: Archive | None) -> tuple[str, str]:
+def _sniff(data: bytes, archive: zipfile.ZipFile | None) -> tuple[str, str]:
     """sniff, given what open_zip made of the bytes (read once for sniffing and for the limits)."""
-    if data.startswith(b"PK\x03\x04") or data.startswith(b"PK\x05\x06"):
+    if data.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         if archive is None:
             return "broken", "损坏的压缩包"
         names = set(archive.namelist())
@@ -291,22 +176,6 @@ def _sniff(data: bytes, archive: Archive | None) -> tuple[str, str]:
     return "other", "文本或未知格式文件"
 
 
-class RowCells(Mapping[str, str]):
-    """A row's cell names by column key, named only when asked (most cells never get a finding)."""
-
-    def __init__(self, row: int, columns: dict[str, int]) -> None:
-        self.row, self.columns = row, columns
-
-    def __getitem__(self, key: str) -> str:
-        return cell_name(self.row, self.columns[key] + 1)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.columns)
-
-    def __len__(self) -> int:
-        return len(self.columns)
-
-
 @dataclass
 class ItemRow:
     """One item's row in a return: values by column key (as text), and where each cell is."""
@@ -314,7 +183,7 @@ class ItemRow:
     seq: str
     row: int  # 1-based
     values: dict[str, str]
-    cells: Mapping[str, str]
+    cells: dict[str, str]
     raw: dict[str, Any] = field(default_factory=dict)
 
 
@@ -364,19 +233,13 @@ def _item_rows(grid: Grid, header: Header, spec: Spec) -> list[ItemRow]:
     Reading stops at a second header row (a table pasted below) or a footnote.
     """
     id_key = spec.by_role("id").key
-    columns = list(header.columns.items())
-    last_column = max(header.columns.values(), default=-1)
     rows: list[ItemRow] = []
     for r in range(header.last_row + 1, grid.height):
-        line = grid.rows[r]
-        if len(line) > last_column:  # calamine's rows are all as wide as the sheet
-            texts = {key: None if (value := line[c]) == "" else value for key, c in columns}
-        else:
-            texts = {key: line[c] if c < len(line) and line[c] != "" else None for key, c in columns}
+        texts = {key: grid.value(r, c) for key, c in header.columns.items()}
         first = texts[id_key]
-        seq = normalise_seq(first)
-        if (seq if seq is first else match_key(first)) in spec.header_keys:
+        if match_key(first) in spec.header_keys:
             break  # a second table
+        seq = normalise_seq(first)
         if not seq:
             if not any(v is not None for v in texts.values()):
                 continue
@@ -388,9 +251,8 @@ def _item_rows(grid: Grid, header: Header, spec: Spec) -> list[ItemRow]:
             continue
         if not seq.isdigit():
             continue
-        values = {k: v if type(v) is str else cell_text(v) for k, v in texts.items()}
-        rows.append(ItemRow(seq=seq, row=r + 1, values=values,
-                            cells=RowCells(r + 1, header.columns), raw=texts))
+        rows.append(ItemRow(seq=seq, row=r + 1, values={k: cell_text(v) for k, v in texts.items()},
+                            cells={key: cell_name(r + 1, c + 1) for key, c in header.columns.items()}, raw=texts))
     return rows
 
 
@@ -467,11 +329,3 @@ def parse(data: bytes, spec: Spec, file: str, limits: Limits | None = None,
         parsed.problem = findings.make("file-no-table", labels="”“".join(c.label for c in spec.columns[:4]),
                                        file=file)
     return parsed
-
-
-def excel_date(serial: float) -> str:
-    """An Excel serial number as the date it stands for (1900 date system)."""
-    try:
-        return (dt.date(1899, 12, 30) + dt.timedelta(days=int(serial))).isoformat()
-    except (OverflowError, ValueError):
-        return ""

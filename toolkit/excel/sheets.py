@@ -67,8 +67,6 @@ def read_grids(source: Path | bytes) -> list[Grid]:
 
 
 Matcher = Callable[[str], bool]
-# A row's header texts -> the columns and labels it gave as a header row, or None: see find_header's `seen`.
-HeaderRows = dict[tuple[str, ...], tuple[dict[str, int], dict[int, str]] | None]
 
 
 @dataclass
@@ -84,87 +82,68 @@ class Header:
         return "、".join(label.replace("\n", "") for _, label in sorted(self.labels.items()))
 
 
-def _header_text(grid: Grid, row: int, col: int) -> str:
-    top, left = grid.merged_origin(row, col)
-    value = grid.value(top, left)
-    return "" if value is None else str(value).strip()
-
-
 MAX_LABEL = 60  # a header label is short: longer cell texts are never compared
 
 
-def find_header(grid: Grid, matchers: dict[str, Matcher], must_have: str, max_rows: int = 30,
-                seen: HeaderRows | None = None) -> Header | None:
+def find_header(grid: Grid, matchers: dict[str, Matcher], must_have: str, max_rows: int = 30) -> Header | None:
     """The header row (or pair of rows) that names the most spec columns, holding `must_have`.
 
     A two-row header (a group label merged over several columns above their own labels) is read
-    as the two texts joined; either text alone also matches.
-    `seen`: what rows of these very texts gave before, with the same matchers (a collect reads a
-    thousand returns of one template: the title and header rows recur).
+    as the two texts joined; either text alone also matches. On a tie one row wins over two, an
+    upper row over a lower one.
     """
-    rows = min(max_rows + 1, grid.height)
-    texts: dict[int, list[str]] = {}  # row -> its header texts, read only when the search gets there
-    keys: dict[int, list[str]] = {}
-
-    def read(r: int, *, with_keys: bool = True) -> None:
-        if r not in texts:
-            texts[r] = [_header_text(grid, r, c) for c in range(grid.width)]
-        if with_keys and r not in keys:
-            keys[r] = [match_key(t) if len(t) <= MAX_LABEL else "" for t in texts[r]]
-
-    def evaluate_row(row: int) -> Header | None:
-        """evaluate(row, 1), or what these texts gave before."""
-        if seen is None:
-            return evaluate(row, 1)
-        read(row, with_keys=False)
-        key = tuple(texts[row])
-        if key not in seen:
-            if len(seen) >= 1024:
-                seen.clear()
-            header = evaluate(row, 1)
-            seen[key] = None if header is None else (header.columns, header.labels)
-        found = seen[key]
-        return None if found is None else Header(row, row, dict(found[0]), dict(found[1]))
-
-    def evaluate(row: int, depth: int) -> Header | None:
-        for r in range(row, row + depth):
-            read(r)
-        if depth == 1 and not any(map(matchers[must_have], filter(None, keys[row]))):
-            return None  # the check below, sooner: most rows are items
-        labels: dict[int, str] = {}
-        candidates: dict[int, set[str]] = {}
-        for col in range(grid.width):
-            parts = list(dict.fromkeys(texts[r][col] for r in range(row, row + depth) if texts[r][col]))
-            if not parts:
-                continue
-            labels[col] = "".join(parts)
-            found = {keys[r][col] for r in range(row, row + depth)}
-            if depth == 2 and len(parts) == 2 and len(labels[col]) <= MAX_LABEL:
-                found.add(match_key(labels[col]))
-            candidates[col] = {k for k in found if k}
-        if not any(any(map(matchers[must_have], found)) for found in candidates.values()):
-            return None  # no header here: most rows are items
-        columns: dict[str, int] = {}
-        free = sorted(candidates)  # columns not yet taken, left to right
-        for key, matches in matchers.items():
-            for col in free:
-                if any(map(matches, candidates[col])):
-                    columns[key] = col
-                    free.remove(col)
-                    break
-        return Header(row, row + depth - 1, columns, labels) if must_have in columns else None
-
-    # The usual case first: one row naming every column. No pair of rows above it can score as well.
-    for row in range(min(max_rows, grid.height)):
-        header = evaluate_row(row)
-        if header is not None and len(header.columns) == len(matchers):
-            return header
-    best: tuple[int, int, Header] | None = None
+    texts = [_header_texts(grid, r) for r in range(min(max_rows + 1, grid.height))]
+    best: Header | None = None
     for row in range(min(max_rows, grid.height)):
         for depth in (1, 2):
-            if row + depth > rows:
+            if row + depth > len(texts):
                 continue
-            header = evaluate(row, depth)
-            if header is not None and (best is None or (len(header.columns), -depth) > best[:2]):
-                best = (len(header.columns), -depth, header)
-    return best[2] if best else None
+            header = _evaluate(texts[row:row + depth], row, matchers, must_have)
+            if header is not None and (best is None or _score(header) > _score(best)):
+                best = header
+                if _score(best) == (len(matchers), -1):
+                    return best  # one row naming every column: nothing below can do better
+    return best
+
+
+def _header_texts(grid: Grid, row: int) -> list[str]:
+    """A row's texts as a header shows them: a merged cell's text in every cell it spans."""
+    texts = []
+    for col in range(grid.width):
+        value = grid.value(*grid.merged_origin(row, col))
+        texts.append("" if value is None else str(value).strip())
+    return texts
+
+
+def _evaluate(rows: list[list[str]], first_row: int, matchers: dict[str, Matcher], must_have: str) -> Header | None:
+    """The header that `rows` (header_texts of one row or two) make, if it names `must_have`.
+
+    Columns are given to the spec's keys in order, each to the leftmost free column naming it.
+    """
+    labels: dict[int, str] = {}
+    candidates: dict[int, set[str]] = {}
+    for col in range(len(rows[0])):
+        parts = list(dict.fromkeys(row[col] for row in rows if row[col]))
+        if not parts:
+            continue
+        labels[col] = "".join(parts)
+        found = {match_key(text) for text in parts if len(text) <= MAX_LABEL}
+        if len(parts) == 2 and len(labels[col]) <= MAX_LABEL:
+            found.add(match_key(labels[col]))
+        candidates[col] = found - {""}
+    columns: dict[str, int] = {}
+    free = sorted(candidates)  # columns not yet taken, left to right
+    for key, matches in matchers.items():
+        for col in free:
+            if any(map(matches, candidates[col])):
+                columns[key] = col
+                free.remove(col)
+                break
+    if must_have not in columns:
+        return None
+    return Header(first_row, first_row + len(rows) - 1, columns, labels)
+
+
+def _score(header: Header) -> tuple[int, int]:
+    """More columns named first, then fewer rows."""
+    return len(header.columns), header.first_row - header.last_row - 1

@@ -14,12 +14,12 @@ from typing import Any
 
 from toolkit import __version__
 from toolkit.excel.layout import new_workbook, write_text_cell
-from toolkit.excel.sheets import Grid, find_header, read_grids
+from toolkit.excel.sheets import Grid, Header, Matcher, find_header, read_grids
 from toolkit.model import findings
 from toolkit.model.findings import Finding, cell_name
 from toolkit.model.periods import Period
 from toolkit.model.resources import labels as resource_labels
-from toolkit.model.spec import Spec
+from toolkit.model.spec import Column, Spec
 from toolkit.model.text import cell_text, match_key, split_units, tidy_multiline
 from toolkit.store.files import OutputError, write_bytes
 
@@ -79,12 +79,7 @@ def is_footnote(text: str) -> bool:
 
 def is_collective(name: str) -> bool:
     """各区人民政府, 区直各部门 …: units that cannot receive a file of their own (labels.toml)."""
-    return _collective().search(name) is not None
-
-
-@functools.cache
-def _collective() -> re.Pattern[str]:
-    return re.compile("|".join(f"(?:{pattern})" for pattern in labels()["collective"]))
+    return re.search("|".join(f"(?:{pattern})" for pattern in labels()["collective"]), name) is not None
 
 
 def seq_key(seq: str) -> tuple[int, str]:
@@ -95,8 +90,6 @@ def seq_key(seq: str) -> tuple[int, str]:
 
 def normalise_seq(value: Any) -> str:
     """A 序号 cell as text: 43, 43.0, '４３', ' 43 ' all give '43'."""
-    if type(value) is str and value.isascii() and value.isdigit():
-        return value  # the usual 序号, as the template wrote it
     text = match_key(cell_text(value))
     if re.fullmatch(r"\d+\.0+", text):
         text = text.split(".")[0]
@@ -119,107 +112,130 @@ def read_target_list(path: Path, spec: Spec, period: Period, *,
     if not item_grids:  # a damaged workbook can list no sheet at all
         return TargetList([]), [findings.make("targets-no-sheet", **where)]
     aliases, ambiguous = _read_units(unit_grid) if unit_grid else ({}, {})
-    problems: list[Finding] = []
-
-    matchers = {c.key: (lambda k, c=c: k in c.header_keys()) for c in spec.target_columns}
-    period_col = next((c for c in spec.target_columns if c.role == "period_target"), None)
-    if period_col:
-        words = {match_key(w) for w in period.words()}
-        matchers[period_col.key] = lambda k: _period_word(k) in words or k in period_col.header_keys()
-    id_col = spec.by_role("id")
-    header, grid = None, item_grids[0]
-    for candidate in item_grids:
-        header = find_header(candidate, matchers, id_col.key)
-        if header:
-            grid = candidate
+    matchers = _column_matchers(spec, period)
+    for grid in item_grids:
+        header = find_header(grid, matchers, spec.by_role("id").key)
+        if header is not None:
             break
-    if header is None:
-        return TargetList([]), [*problems, findings.make(
-            "targets-no-header", sheet=grid.name, rows=30, labels="”“".join(c.label for c in spec.target_columns), **where)]
-    for col in spec.target_columns:
-        if col.key not in header.columns:
-            code = "targets-no-period-column" if col is period_col else "targets-no-column"
-            problems.append(findings.make(code, sheet=grid.name, column=col.label, label=col.label,
-                                          period=period.label, found=header.found_labels(),
-                                          cell=cell_name(header.last_row + 1, 1), **where))
+    else:
+        return TargetList([]), [findings.make(
+            "targets-no-header", sheet=item_grids[0].name, rows=30,
+            labels="”“".join(c.label for c in spec.target_columns), **where)]
+    problems = _missing_columns(spec, period, grid.name, header, where)
     if problems:
         return TargetList([], aliases), problems
-
-    columns = list(header.columns.items())
-    raw_rows = []
-    for r in range(header.last_row + 1, grid.height):
-        row = grid.rows[r]
-        values = {key: cell_text(row[c]) if c < len(row) else "" for key, c in columns}
-        if any(v.strip() for v in values.values()):
-            raw_rows.append((r, values))
-    known = set(aliases)
-
-    # Worked out once, not per row: a province's list has 20,000 rows.
-    at = {"sheet": grid.name, **where}
-    units_col = spec.by_role("units")
-    units_key = units_col.key
-    co_col = next((c for c in spec.columns if c.role == "co_units"), None)
-    required = [c for c in spec.target_columns if c.required and c.role != "units"]
-    split: dict[str, list[str]] = {}  # a units cell's text (often repeated) -> its names; `known` does not change
-    items: list[Item] = []
-    seen: dict[str, int] = {}  # 序号 -> its row
-
-    def cell(r: int, key: str) -> str:
-        return cell_name(r + 1, header.columns[key] + 1)
-
-    def names_in(text: str) -> list[str]:
-        if text not in split:
-            split[text] = split_units(text, known)
-        return split[text]
-
-    for r, values in raw_rows:
-        seq = normalise_seq(values[id_col.key])
-        if _looks_like_footnote(values):  # 注：… under the table, in the 序号 column or any other
-            continue
-        if not seq:
-            problems.append(findings.make("targets-seq-missing", row=r + 1, cell=cell(r, id_col.key), **at))
-            continue
-        if seq in seen:
-            problems.append(findings.make("targets-seq-duplicate", item=seq, other=cell(seen[seq], id_col.key),
-                                          cell=cell(r, id_col.key), column=id_col.label, **at))
-            continue
-        seen[seq] = r
-        for col in required:
-            if not values[col.key].strip():
-                problems.append(findings.make("targets-value-missing", item=seq, column=col.label,
-                                              cell=cell(r, col.key), **at))
-        names = names_in(values[units_key])
-        if not names:
-            problems.append(findings.make("targets-no-unit", item=seq, column=units_col.label,
-                                          cell=cell(r, units_key), **at))
-            continue
-        groups = [(names, units_col)]
-        if co_col:  # 牵头单位 | 配合单位: the co-units column's names come after the lead's
-            groups.append((names_in(values[co_col.key]), co_col))
-        official: list[str] = []
-        apart: list[str] = []
-        for group, col in groups:
-            for name in group:
-                key = match_key(name)
-                if key in ambiguous:
-                    problems.append(findings.make("targets-unit-ambiguous", item=seq, name=name,
-                                                  candidates="、".join(ambiguous[key]), cell=cell(r, col.key),
-                                                  column=col.label, **at))
-                resolved = aliases.setdefault(key, name)
-                if resolved not in official:
-                    official.append(resolved)
-                    if col is co_col:
-                        apart.append(resolved)
-        if is_collective(official[0]):
-            problems.append(findings.make("targets-collective-lead", item=seq, name=official[0],
-                                          cell=cell(r, units_key), column=units_col.label, **at))
-        texts = {key: _tidy(v) for key, v in values.items() if key != units_key}
-        texts[id_col.key] = seq
-        if co_col:
-            texts[co_col.key] = "\n".join(apart)
-        items.append(Item(seq=seq, values=texts, units=tuple(official), row=r + 1, co_column=tuple(apart)))
-    items.sort(key=lambda i: seq_key(i.seq))
+    sheet = _ItemSheet(spec, header, {"sheet": grid.name, **where}, aliases, ambiguous, frozenset(aliases))
+    items, problems = _read_items(sheet, grid)
     return TargetList(items, aliases), problems
+
+
+def _period_column(spec: Spec) -> Column | None:
+    return next((c for c in spec.target_columns if c.role == "period_target"), None)
+
+
+def _column_matchers(spec: Spec, period: Period) -> dict[str, Matcher]:
+    """What names each column of the list; the chosen period's target column may be named by its period."""
+    matchers = {c.key: c.header_keys().__contains__ for c in spec.target_columns}
+    period_col = _period_column(spec)
+    if period_col:
+        words = frozenset(match_key(w) for w in period.words())
+        matchers[period_col.key] = functools.partial(_names_period, words, period_col.header_keys())
+    return matchers
+
+
+def _names_period(words: frozenset[str], header_keys: frozenset[str], key: str) -> bool:
+    """Whether a header (第1季度目标, 一季度) names the period of `words`, or is the column's own label."""
+    return _period_word(key) in words or key in header_keys
+
+
+def _missing_columns(spec: Spec, period: Period, sheet: str, header: Header, where: dict[str, str]) -> list[Finding]:
+    period_col = _period_column(spec)
+    return [findings.make("targets-no-period-column" if col is period_col else "targets-no-column", sheet=sheet,
+                          column=col.label, label=col.label, period=period.label, found=header.found_labels(),
+                          cell=cell_name(header.last_row + 1, 1), **where)
+            for col in spec.target_columns if col.key not in header.columns]
+
+
+@dataclass
+class _ItemSheet:
+    """The list's item sheet, found by its header, and what the unit names in it resolve to."""
+
+    spec: Spec
+    header: Header
+    at: dict[str, str]  # sheet and file, for findings
+    aliases: dict[str, str]  # match key -> official name; a name not on the 单位 sheet is added as written
+    ambiguous: dict[str, list[str]]  # match key -> the units it could name
+    known: frozenset[str]  # the 单位 sheet's names, which a units cell is split by
+
+    def cell(self, row: int, key: str) -> str:
+        return cell_name(row + 1, self.header.columns[key] + 1)
+
+
+def _read_items(sheet: _ItemSheet, grid: Grid) -> tuple[list[Item], list[Finding]]:
+    """The items under the header in 序号 order, and the problems of their rows."""
+    id_col = sheet.spec.by_role("id")
+    items: list[Item] = []
+    problems: list[Finding] = []
+    rows: dict[str, int] = {}  # 序号 -> its row
+    for r in range(sheet.header.last_row + 1, grid.height):
+        values = {key: cell_text(grid.value(r, c)) for key, c in sheet.header.columns.items()}
+        if not any(v.strip() for v in values.values()) or _looks_like_footnote(values):
+            continue  # an empty row, or 注：… under the table, in the 序号 column or any other
+        seq = normalise_seq(values[id_col.key])
+        if not seq:
+            problems.append(findings.make("targets-seq-missing", row=r + 1, cell=sheet.cell(r, id_col.key),
+                                          **sheet.at))
+        elif seq in rows:
+            problems.append(findings.make("targets-seq-duplicate", item=seq, other=sheet.cell(rows[seq], id_col.key),
+                                          cell=sheet.cell(r, id_col.key), column=id_col.label, **sheet.at))
+        else:
+            rows[seq] = r
+            item = _read_item(sheet, r, seq, values, problems)
+            if item is not None:
+                items.append(item)
+    items.sort(key=lambda i: seq_key(i.seq))
+    return items, problems
+
+
+def _read_item(sheet: _ItemSheet, r: int, seq: str, values: dict[str, str], problems: list[Finding]) -> Item | None:
+    """One item from its row's texts, its problems added to `problems`; None when it names no unit."""
+    spec, at = sheet.spec, sheet.at
+    for col in spec.target_columns:
+        if col.required and col.role != "units" and not values[col.key].strip():
+            problems.append(findings.make("targets-value-missing", item=seq, column=col.label,
+                                          cell=sheet.cell(r, col.key), **at))
+    units_col = spec.by_role("units")
+    co_col = next((c for c in spec.columns if c.role == "co_units"), None)
+    names = split_units(values[units_col.key], sheet.known)
+    if not names:
+        problems.append(findings.make("targets-no-unit", item=seq, column=units_col.label,
+                                      cell=sheet.cell(r, units_col.key), **at))
+        return None
+    groups = [(names, units_col)]
+    if co_col:  # 牵头单位 | 配合单位: the co-units column's names come after the lead's
+        groups.append((split_units(values[co_col.key], sheet.known), co_col))
+    official: list[str] = []
+    apart: list[str] = []
+    for group, col in groups:
+        for name in group:
+            key = match_key(name)
+            if key in sheet.ambiguous:
+                problems.append(findings.make("targets-unit-ambiguous", item=seq, name=name,
+                                              candidates="、".join(sheet.ambiguous[key]), cell=sheet.cell(r, col.key),
+                                              column=col.label, **at))
+            resolved = sheet.aliases.setdefault(key, name)
+            if resolved not in official:
+                official.append(resolved)
+                if col is co_col:
+                    apart.append(resolved)
+    if is_collective(official[0]):
+        problems.append(findings.make("targets-collective-lead", item=seq, name=official[0],
+                                      cell=sheet.cell(r, units_col.key), column=units_col.label, **at))
+    texts = {key: tidy_multiline(v) for key, v in values.items() if key != units_col.key}
+    texts[spec.by_role("id").key] = seq
+    if co_col:
+        texts[co_col.key] = "\n".join(apart)
+    return Item(seq=seq, values=texts, units=tuple(official), row=r + 1, co_column=tuple(apart))
 
 
 CACHE_NAME = "targets.cache"
@@ -278,11 +294,6 @@ def _period_word(header_key: str) -> str:
     return re.sub(r"(工作|进度|任务|目标|计划|安排)+$", "", header_key)
 
 
-def _tidy(text: str) -> str:
-    """tidy_multiline, without its splitting for the one-line texts most cells hold."""
-    return tidy_multiline(text) if "\n" in text or "\r" in text else text.strip()
-
-
 def _looks_like_footnote(values: dict[str, str]) -> bool:
     filled = [v for v in values.values() if v.strip()]
     return len(filled) == 1 and is_footnote(filled[0])
@@ -294,10 +305,8 @@ def _read_units(grid: Grid) -> tuple[dict[str, str], dict[str, list[str]]]:
     An alias claimed by two units is ambiguous: using it in the list is a problem, never a guess.
     """
     names = labels()
-    matchers = {
-        "name": lambda k: k == match_key(names["unit_name"]),
-        "aliases": lambda k: k in {match_key(x) for x in names["unit_aliases_match"]},
-    }
+    matchers = {"name": {match_key(names["unit_name"])}.__contains__,
+                "aliases": {match_key(x) for x in names["unit_aliases_match"]}.__contains__}
     header = find_header(grid, matchers, "name", max_rows=10)
     if header is None:
         return {}, {}
@@ -319,7 +328,7 @@ def write_target_list(path: Path, spec: Spec, periods: Iterable[Period], items: 
                       units: list[dict[str, Any]]) -> None:
     """A target list the coordinator edits in Excel: one target column per period, a 单位 sheet."""
     names = labels()
-    period_col = next((c for c in spec.target_columns if c.role == "period_target"), None)
+    period_col = _period_column(spec)
     columns: list[tuple[str, str, float]] = []
     for col in spec.target_columns:
         if col is period_col:
