@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,7 +20,7 @@ from toolkit.model.periods import parse_as_of, parse_period
 from toolkit.model.spec import SpecError, load_spec
 from toolkit.store.files import OutputError
 from toolkit.store.lock import BusyError
-from toolkit.store.workspace import WorkspaceError, init_workspace, open_workspace
+from toolkit.store.workspace import Workspace, WorkspaceError, init_workspace, open_workspace
 from toolkit.views.terminal import VERDICT_WORDS, console, print_findings, progress
 
 app = typer.Typer(
@@ -57,6 +58,14 @@ def friendly(command: Callable[..., Any]) -> Callable[..., Any]:
             raise typer.Exit(2) from None
 
     return wrapper
+
+
+@contextlib.contextmanager
+def writing(workspace: Path | None) -> Iterator[Workspace]:
+    """The workspace, locked for the whole command: every command that writes in it goes through here."""
+    ws = open_workspace(workspace)
+    with ws.lock():
+        yield ws
 
 
 def as_of_time(text: str | None) -> dt.datetime:
@@ -105,23 +114,23 @@ def distribute(
     """按牵头单位生成填报表（outbox/），附填报通知与发放清单。清单有错误时不写任何文件。"""
     from toolkit.distribute import distribute as run
 
-    ws = open_workspace(workspace)
-    with progress("生成填报表", None) as tick:
-        result = run(ws, previous, tick, jobs)
-    if result.problems:
-        print_findings(result.problems, title=f"目标任务清单 {ws.targets_path.name} 的问题")
-    if any(p.is_error for p in result.problems):
-        console().print(f"[red]目标任务清单有 {sum(p.is_error for p in result.problems)} 个错误，未生成任何填报表。"
-                      "[/red]请在 Excel 中修改清单后重新运行 toolkit distribute。")
-        raise typer.Exit(1)
-    leads = [i for i in result.issues if i.role == "lead"]
-    co = len(result.issues) - len(leads)
-    console().print(f"已为 {len(leads)} 个牵头单位生成填报表（共 {sum(len(i.items) for i in leads)} 项）"
-                  f"{f'，为 {co} 个协办单位生成配合情况填报表' if co else ''}，用时 {result.seconds:.2f} 秒：{ws.outbox}")
-    for label, units in (("新增", result.new), ("清单有变、已更新", result.changed), ("未变", result.unchanged),
-                         ("已无牵头任务、已删除其填报表", result.removed)):
-        if units and (label != "未变" or result.changed or result.new):
-            console().print(f"  {label}（{len(units)}）：{'、'.join(units)}")
+    with writing(workspace) as ws:
+        with progress("生成填报表", None) as tick:
+            result = run(ws, previous, tick, jobs)
+        if result.problems:
+            print_findings(result.problems, title=f"目标任务清单 {ws.targets_path.name} 的问题")
+        if any(p.is_error for p in result.problems):
+            console().print(f"[red]目标任务清单有 {sum(p.is_error for p in result.problems)} 个错误，未生成任何填报表。"
+                          "[/red]请在 Excel 中修改清单后重新运行 toolkit distribute。")
+            raise typer.Exit(1)
+        leads = [i for i in result.issues if i.role == "lead"]
+        co = len(result.issues) - len(leads)
+        console().print(f"已为 {len(leads)} 个牵头单位生成填报表（共 {sum(len(i.items) for i in leads)} 项）"
+                      f"{f'，为 {co} 个协办单位生成配合情况填报表' if co else ''}，用时 {result.seconds:.2f} 秒：{ws.outbox}")
+        for label, units in (("新增", result.new), ("清单有变、已更新", result.changed), ("未变", result.unchanged),
+                             ("已无牵头任务、已删除其填报表", result.removed)):
+            if units and (label != "未变" or result.changed or result.new):
+                console().print(f"  {label}（{len(units)}）：{'、'.join(units)}")
 
 
 @app.command()
@@ -137,24 +146,24 @@ def collect(
     from toolkit.collect import collect as run
     from toolkit.collect import count_files, list_files
 
-    ws = open_workspace(workspace)
-    when = as_of_time(as_of) if as_of else None
-    listed = list_files(paths)
-    with progress("收集回报", count_files(listed)) as tick:
-        records = run(ws, paths, when, tick, jobs, listed)
-    if as_json:
-        print(json.dumps([r.to_dict() for r in records], ensure_ascii=False, indent=1))
-    else:
-        table = Table(header_style="bold")
-        for label in ("文件", "单位", "结果", "说明"):
-            table.add_column(label, overflow="fold")
-        for r in records:
-            table.add_row(r.file, r.unit, VERDICT_WORDS.get(r.verdict, r.verdict), r.reason)
-        console().print(table)
-        counts = {v: sum(r.verdict == v for r in records) for v in VERDICT_WORDS}
-        console().print(f"共 {len(records)} 个文件：接收 {counts['accepted']}，拒收 {counts['refused']}，"
-                      f"跳过 {counts['skipped']}。下一步：toolkit validate")
-    raise typer.Exit(1 if any(r.verdict == "refused" for r in records) else 0)
+    with writing(workspace) as ws:
+        when = as_of_time(as_of) if as_of else None
+        listed = list_files(paths)
+        with progress("收集回报", count_files(listed)) as tick:
+            records = run(ws, paths, when, tick, jobs, listed)
+        if as_json:
+            print(json.dumps([r.to_dict() for r in records], ensure_ascii=False, indent=1))
+        else:
+            table = Table(header_style="bold")
+            for label in ("文件", "单位", "结果", "说明"):
+                table.add_column(label, overflow="fold")
+            for r in records:
+                table.add_row(r.file, r.unit, VERDICT_WORDS.get(r.verdict, r.verdict), r.reason)
+            console().print(table)
+            counts = {v: sum(r.verdict == v for r in records) for v in VERDICT_WORDS}
+            console().print(f"共 {len(records)} 个文件：接收 {counts['accepted']}，拒收 {counts['refused']}，"
+                          f"跳过 {counts['skipped']}。下一步：toolkit validate")
+        raise typer.Exit(1 if any(r.verdict == "refused" for r in records) else 0)
 
 
 @app.command()
@@ -168,20 +177,20 @@ def validate(
     from toolkit.validate import validate as run
     from toolkit.views.report import findings_json
 
-    ws = open_workspace(workspace)
-    with progress("校验回报", units_to_check(ws)) as tick:
-        result = run(ws, tick)
-    found = result.findings
-    errors = sum(f.is_error for f in found)
-    if as_json:
-        print(json.dumps(findings_json(found), ensure_ascii=False, indent=1))
-    else:
-        if found:
-            print_findings(found)
-        console().print(f"已校验 {len(result.returns)} 个单位的回报：错误 {errors}，警告 {len(found) - errors}；"
-                      f"{len(result.not_returned)} 个单位尚未报送（toolkit status 查看）。")
-        console().print(f"问题清单：{report_path(ws)}")
-    raise typer.Exit(1 if errors else 0)
+    with writing(workspace) as ws:
+        with progress("校验回报", units_to_check(ws)) as tick:
+            result = run(ws, tick)
+        found = result.findings
+        errors = sum(f.is_error for f in found)
+        if as_json:
+            print(json.dumps(findings_json(found), ensure_ascii=False, indent=1))
+        else:
+            if found:
+                print_findings(found)
+            console().print(f"已校验 {len(result.returns)} 个单位的回报：错误 {errors}，警告 {len(found) - errors}；"
+                          f"{len(result.not_returned)} 个单位尚未报送（toolkit status 查看）。")
+            console().print(f"问题清单：{report_path(ws)}")
+        raise typer.Exit(1 if errors else 0)
 
 
 @app.command()
@@ -200,32 +209,32 @@ def merge(
 
     if group_by not in (None, "leader", "unit"):
         raise WorkspaceError(f"--group-by 只能是 leader 或 unit，而不是“{group_by}”。")
-    ws = open_workspace(workspace)
-    with progress("汇总", None) as tick:
-        result = run(ws, output, allow_missing=allow_missing, group_by=group_by, tick=tick)
-    if result.missing:
-        console().print(f"[yellow]未报送（{len(result.missing)}）：[/yellow]{'、'.join(result.missing)}")
-    if result.with_errors:
-        listed = "、".join(f"{u}（{n}个错误）" for u, n in result.with_errors.items())
-        console().print(f"[yellow]回报有错误：[/yellow]{listed}（toolkit validate 查看原因）")
-    if result.outcome == REFUSED:
-        console().print("[red]未生成汇总表。[/red]请催报或退回修改后重新 collect；"
-                      "如需先出一版，请加 --allow-missing（相关事项将标注“未报送”或“待核实”）。")
-        raise typer.Exit(REFUSED)
-    console().print(f"汇总表：{result.path}（{len(result.rows)} 项）")
-    if result.upstream:
-        console().print(f"上报上级的填报表（已按汇总结果填好）：{result.upstream}")
-    if pdf and result.path:
-        from toolkit.excel.office import OfficeError
-        from toolkit.summary import export_pdf
+    with writing(workspace) as ws:
+        with progress("汇总", None) as tick:
+            result = run(ws, output, allow_missing=allow_missing, group_by=group_by, tick=tick)
+        if result.missing:
+            console().print(f"[yellow]未报送（{len(result.missing)}）：[/yellow]{'、'.join(result.missing)}")
+        if result.with_errors:
+            listed = "、".join(f"{u}（{n}个错误）" for u, n in result.with_errors.items())
+            console().print(f"[yellow]回报有错误：[/yellow]{listed}（toolkit validate 查看原因）")
+        if result.outcome == REFUSED:
+            console().print("[red]未生成汇总表。[/red]请催报或退回修改后重新 collect；"
+                          "如需先出一版，请加 --allow-missing（相关事项将标注“未报送”或“待核实”）。")
+            raise typer.Exit(REFUSED)
+        console().print(f"汇总表：{result.path}（{len(result.rows)} 项）")
+        if result.upstream:
+            console().print(f"上报上级的填报表（已按汇总结果填好）：{result.upstream}")
+        if pdf and result.path:
+            from toolkit.excel.office import OfficeError
+            from toolkit.summary import export_pdf
 
-        try:
-            pdf_path = export_pdf(result.path, result.path.parent)
-        except OfficeError as exc:
-            console(stderr=True).print(f"[red]PDF 未生成：[/red]{exc}")
-            raise typer.Exit(2) from None
-        console().print(f"PDF：{pdf_path}")
-    raise typer.Exit(result.outcome)
+            try:
+                pdf_path = export_pdf(result.path, result.path.parent)
+            except OfficeError as exc:
+                console(stderr=True).print(f"[red]PDF 未生成：[/red]{exc}")
+                raise typer.Exit(2) from None
+            console().print(f"PDF：{pdf_path}")
+        raise typer.Exit(result.outcome)
 
 
 @app.command()
@@ -240,34 +249,33 @@ def feedback(
     """退回修改：把单位自己的回报标出问题（红色为错误、黄色为提示，附批注和问题清单），连同退回说明写入 feedback/。"""
     from toolkit.feedback import LIST_ONLY, NO_ERRORS, NOT_RETURNED, make_feedback
 
-    ws = open_workspace(workspace)
-    due = None
-    if deadline:
-        try:
-            due = dt.date.fromisoformat(deadline)
-        except ValueError:
-            raise WorkspaceError(f"--deadline “{deadline}” 不是有效日期：请写成 2022-04-20。") from None
-    with ws.lock():
+    with writing(workspace) as ws:
+        due = None
+        if deadline:
+            try:
+                due = dt.date.fromisoformat(deadline)
+            except ValueError:
+                raise WorkspaceError(f"--deadline “{deadline}” 不是有效日期：请写成 2022-04-20。") from None
         results = make_feedback(ws, units or None, deadline=due)
-    if not results:
-        console().print("没有回报有错误的单位，无需退回修改。")
-        return
-    for r in results:
-        if r.state == NOT_RETURNED:
-            console().print(f"{r.unit}：尚未报送，没有可退回的回报（toolkit remind 催报）。")
-        elif r.state == NO_ERRORS:
-            extra = f"，有 {r.warnings} 个提示（toolkit validate 查看）" if r.warnings else ""
-            console().print(f"{r.unit}：当前回报没有错误{extra}，无需退回修改。")
-        else:
-            counts = f"错误 {r.errors}" + (f"，提示 {r.warnings}" if r.warnings else "")
-            console().print(f"{r.unit}（{counts}）：{r.workbook}")
-            console().print(f"  退回说明：{r.notice}")
-            if r.state == LIST_ONLY:
-                console().print(f"  [yellow]只写了问题清单：{r.note}；[/yellow]说明中已请单位在原表格中修改。")
-    written = [r for r in results if r.workbook]
-    if written:
-        console().print(f"已为 {len(written)} 个单位生成退回修改文件：{written[0].workbook.parent}。"
-                      "请把两个文件一并发给单位；修改后发回的文件用 toolkit collect 收集。")
+        if not results:
+            console().print("没有回报有错误的单位，无需退回修改。")
+            return
+        for r in results:
+            if r.state == NOT_RETURNED:
+                console().print(f"{r.unit}：尚未报送，没有可退回的回报（toolkit remind 催报）。")
+            elif r.state == NO_ERRORS:
+                extra = f"，有 {r.warnings} 个提示（toolkit validate 查看）" if r.warnings else ""
+                console().print(f"{r.unit}：当前回报没有错误{extra}，无需退回修改。")
+            else:
+                counts = f"错误 {r.errors}" + (f"，提示 {r.warnings}" if r.warnings else "")
+                console().print(f"{r.unit}（{counts}）：{r.workbook}")
+                console().print(f"  退回说明：{r.notice}")
+                if r.state == LIST_ONLY:
+                    console().print(f"  [yellow]只写了问题清单：{r.note}；[/yellow]说明中已请单位在原表格中修改。")
+        written = [r for r in results if r.workbook]
+        if written:
+            console().print(f"已为 {len(written)} 个单位生成退回修改文件：{written[0].workbook.parent}。"
+                          "请把两个文件一并发给单位；修改后发回的文件用 toolkit collect 收集。")
 
 
 @app.command()
@@ -310,21 +318,20 @@ def remind(
     """催报：为每个未报送、逾期未报的单位写一份催报通知，并写一份催报清单；已发来文件的单位的旧通知会被删除。"""
     from toolkit.status import build_status, write_reminders
 
-    ws = open_workspace(workspace)
-    with ws.lock():
+    with writing(workspace) as ws:
         report = build_status(ws, as_of_time(as_of))
         result = write_reminders(ws, report, output)
-    rows = {r.unit: r for r in report.rows}
-    if result.notices:
-        console().print(f"已为 {len(result.notices)} 个单位写好催报通知：")
-        for unit, path in result.notices.items():
-            late = f"，逾期{rows[unit].days_late}天" if rows[unit].late else ""
-            console().print(f"  {unit}（{rows[unit].state}{late}）：{path}")
-    else:
-        console().print("没有未报送的单位，无需催报。")
-    if result.removed:
-        console().print(f"已删除 {len(result.removed)} 份过时的催报通知（这些单位已发来文件）。")
-    console().print(f"催报清单：{result.listing}")
+        rows = {r.unit: r for r in report.rows}
+        if result.notices:
+            console().print(f"已为 {len(result.notices)} 个单位写好催报通知：")
+            for unit, path in result.notices.items():
+                late = f"，逾期{rows[unit].days_late}天" if rows[unit].late else ""
+                console().print(f"  {unit}（{rows[unit].state}{late}）：{path}")
+        else:
+            console().print("没有未报送的单位，无需催报。")
+        if result.removed:
+            console().print(f"已删除 {len(result.removed)} 份过时的催报通知（这些单位已发来文件）。")
+        console().print(f"催报清单：{result.listing}")
 
 
 @app.command()

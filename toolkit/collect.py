@@ -262,7 +262,7 @@ def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None,
     received_at = (as_of or dt.datetime.now()).isoformat(timespec="seconds")
     records: dict[int, CollectRecord] = {}
     new: list[tuple[int, Incoming, Receipt]] = []
-    with ws.lock(), Ledger(ws.state / "ledger.sqlite") as ledger:
+    with Ledger(ws.state / "ledger.sqlite") as ledger:
         examining: dict[str, str] = {}  # sha256 -> name of a file of this run to be examined
         for index, incoming in enumerate(gather(list_files(paths) if listed is None else listed)):
             if isinstance(incoming, CollectRecord):

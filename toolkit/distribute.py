@@ -121,13 +121,8 @@ def distribute(ws: Workspace, previous: Path | None = None, tick: Callable[[], N
 
     `previous` (a previous workspace or summary) adds last period's answers to the templates.
     """
-    with ws.lock():
-        if previous is not None:
-            ws.save_previous(read_previous(previous, ws.spec.without_previous()))
-        return _distribute(ws, tick, jobs)
-
-
-def _distribute(ws: Workspace, tick: Callable[[], None], jobs: int) -> DistributeResult:
+    if previous is not None:
+        ws.save_previous(read_previous(previous, ws.spec.without_previous()))
     started = dt.datetime.now()
     targets, problems = ws.load_targets()
     result = DistributeResult(problems=problems)

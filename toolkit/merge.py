@@ -63,19 +63,12 @@ def summary_rows(spec: Spec, targets: TargetList, checked: ValidationResult,
 
 def merge(ws: Workspace, output: Path | None = None, *, allow_missing: bool = False,
           group_by: str | None = None, tick: Callable[[], None] = no_progress) -> MergeResult:
-    with ws.lock():
-        return _merge(ws, output, allow_missing, group_by, tick)
-
-
-def _merge(ws: Workspace, output: Path | None, allow_missing: bool, group_by: str | None,
-           tick: Callable[[], None]) -> MergeResult:
     targets, problems = ws.load_targets()
     if any(p.is_error for p in problems):
         raise WorkspaceError(f"目标任务清单 {ws.targets_path.name} 有错误，无法汇总：请先运行 toolkit distribute 查看并修改。")
     manifest = read_manifest(ws)
     checked = checked_returns(ws, tick, manifest)
     issued = manifest.get("units", {})
-    del manifest
     co_returns = {issued[r]["unit"]: checked.returns.pop(r) for r in list(checked.returns)
                   if issued.get(r, {}).get("role") == "co"}
     leads = targets.leads()
