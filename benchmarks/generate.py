@@ -58,7 +58,7 @@ class Size:
         return f"{self.units} units × {self.items} items"
 
 
-SCALES = {"city": Size(80, 300), "province": Size(1000, 20000)}
+SCALES = {"city": Size(80, 300), "units300": Size(300, 6000), "province": Size(1000, 20000)}
 
 
 def size_from(units: int | None, items_per_unit: float | None, total: int | None, scale: str | None) -> Size:

@@ -442,50 +442,34 @@ def step_table(measured: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def targets_table(measured: dict[str, Any], scale: str | None) -> str:
-    """Issue 8's targets next to what was measured here, each met or not."""
+def targets_table(measured: dict[str, Any], baseline: dict[str, Any] | None) -> str:
+    """Issue 19's targets, against a run of the toolkit before it (`--baseline`, a file written by --json):
+    the whole cycle no more than 1.5× its time before, and ahead of the usual script by the same margin or better."""
     res = measured["results"]
-    units = measured["size"].units
-    cv = _sum(med(res, "collect"), med(res, "validate"))
-    cvm = _sum(cv, med(res, "merge"))
-    rows: list[tuple[str, str, bool | None]] = []
-
-    def add(target: str, value: float | None, base: float | None, shown: str, met: Any, judge: bool = True) -> None:
-        if value is None or not base:
-            rows.append((target, "not measured", None))
-        elif judge:
-            rows.append((target, shown, met()))
-        else:
-            rows.append((f"{target} (the target is at province scale)", shown, None))
-
-    # The ratios' targets are set at province scale: at other sizes they are shown, not judged.
-    at_scale = scale == "province"
-    read, merged = paired(res, ("collect", "validate"), READ_FLOOR), paired(res, ("merge",), "floor-merge")
-    against_usual = paired(res, ("collect", "validate", "merge"), "usual")
-    add("collect + validate ≤ 2× floor", read, 1, fmt_x(read), lambda: read <= 2, at_scale)
-    add("merge ≤ 1.5× floor", merged, 1, fmt_x(merged), lambda: merged <= 1.5, at_scale)
-    add("collect + validate + merge ≥ 5× faster than the usual script", against_usual, 1, _speedup(1, against_usual),
-        lambda: 1 / against_usual >= 5, at_scale)
-    dist = med(res, "distribute")
-    add("distribute ≥ 100 workbooks/s", dist, 1, f"{units / dist:.0f}/s" if dist else "", lambda: units / dist >= 100)
-    toolkit_peaks = {s: peak(res, s) for s in STEPS if s in res}
-    worst = max(toolkit_peaks.items(), key=lambda kv: kv[1]) if toolkit_peaks else None
-    add(f"peak memory < {TARGET_MB} MB in every step", worst and worst[1], 1,
-        f"{worst[1]:.0f} MB ({worst[0]})" if worst else "", lambda: worst[1] < TARGET_MB)
-    cycle = _sum(dist, cvm)
-    cycle_wall = _sum(*(med(res, s, "wall") for s in ("distribute", "collect", "validate", "merge")))
-    if scale == "city":
-        add("city cycle (distribute + collect + validate + merge) < 3 s", cycle, 1,
-            f"{cycle:.2f} s ({cycle_wall:.2f} s with 4 process start-ups)", lambda: cycle < 3)
+    cycle = _cycle(res)
+    usual = med(res, "usual")
+    lines = [f"| target (issue 19, at {measured['size'].label}) | measured | |", "|---|---|---|"]
+    if baseline is None or _cycle(baseline["results"]) is None or cycle is None:
+        lines.append("| the cycle ≤ 1.5× its time before issue 19 | no --baseline given | — |")
     else:
-        rows.append(("city cycle < 3 s", "n/a at this size (run --scale city)", None))
-    again = med(res, "collect-again")
-    add("§4: collect with nothing new < 0.5 s (the target is at province scale)", again, 1, f"{again:.3f} s" if again else "",
-        lambda: again < 0.5)
-    lines = [f"| target (issue 8, at {measured['size'].label}) | measured | |", "|---|---|---|"]
-    for target, shown, met in rows:
-        lines.append(f"| {target} | {shown} | {'—' if met is None else 'met' if met else 'not met'} |")
+        before = _cycle(baseline["results"])
+        lines.append(f"| the cycle ≤ 1.5× its time before issue 19 | {cycle:.3f} s against {before:.3f} s: "
+                     f"{cycle / before:.2f}× | {'met' if cycle <= 1.5 * before else 'not met'} |")
+    toolkit_cvm = _sum(med(res, "collect"), med(res, "validate"), med(res, "merge"))
+    before_usual = baseline and med(baseline["results"], "usual")
+    before_cvm = baseline and _sum(*(med(baseline["results"], s) for s in ("collect", "validate", "merge")))
+    if usual and toolkit_cvm and before_usual and before_cvm:
+        now, then = usual / toolkit_cvm, before_usual / before_cvm
+        lines.append(f"| collect + validate + merge ahead of the usual script by the same margin or better | "
+                     f"{now:.1f}× faster (before: {then:.1f}×) | {'met' if now >= then else 'not met'} |")
+    else:
+        lines.append(f"| collect + validate + merge against the usual script | {_speedup(usual, toolkit_cvm)} | — |")
     return "\n".join(lines)
+
+
+def _cycle(res: dict[str, Any]) -> float | None:
+    """distribute + collect + validate + merge, each step's median."""
+    return _sum(*(med(res, step) for step in ("distribute", "collect", "validate", "merge")))
 
 
 def _speedup(script: float | None, toolkit: float | None) -> str:
@@ -568,7 +552,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("--scale", choices=sorted(generate.SCALES),
-                        help="city: 80 units × 300 items; province: 1,000 units × 20 items each")
+                        help="city: 80 units × 300 items; units300: 300 units × 20 items each; "
+                             "province: 1,000 units × 20 items each (information only)")
     parser.add_argument("--units", type=int, help="number of lead units")
     parser.add_argument("--items", type=float, help="items per unit (default 20)")
     parser.add_argument("--total", type=int, help="items in the whole list (instead of --items)")
@@ -584,6 +569,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep every run's copy (the last is always kept)")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--report", type=Path, help="print the tables again from a file written by --json")
+    parser.add_argument("--baseline", type=Path, help="a --json file of the toolkit before issue 19, to compare with")
     parser.add_argument("--no-snapshot", action="store_true",
                         help="import the live toolkit/ (default: a copy taken at the start, so edits made "
                              "while the benchmark runs do not mix into it)")
@@ -600,7 +586,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     if args.report:
-        print(report(json.loads(args.report.read_text(encoding="utf-8"))))
+        print(report(json.loads(args.report.read_text(encoding="utf-8")), _load(args.baseline)))
         return 0
     if not args.no_snapshot and not os.environ.get(SNAPSHOT_ENV):
         return run_on_snapshot(argv if argv is not None else sys.argv[1:], args.workdir)
@@ -638,11 +624,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{size.label}:")
         measured = measure(size, runs=args.runs, workdir=workdir, jobs=args.jobs, cache_root=args.cache_dir,
                            steps=steps)
-        scale = args.scale or next((name for name, s in generate.SCALES.items() if s == size), None)
         print(f"\n{describe(measured, args.runs)}\n")
         print(step_table(measured))
         print()
-        print(targets_table(measured, scale))
+        print(targets_table(measured, _load(args.baseline)))
         if args.workdir or args.keep:
             print(f"\nlast run's workspace: {measured['last_run']}/ws")
         raw = {"size": vars(size), "meta": measured["meta"], "results": measured["results"]}
@@ -660,7 +645,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def report(raw: dict[str, Any]) -> str:
+def _load(path: Path | None) -> dict[str, Any] | None:
+    return json.loads(path.read_text(encoding="utf-8")) if path else None
+
+
+def report(raw: dict[str, Any], baseline: dict[str, Any] | None = None) -> str:
     """The tables of a run saved with --json."""
     runs = 0
     if "linearity" in raw:
@@ -670,9 +659,8 @@ def report(raw: dict[str, Any]) -> str:
     size = generate.Size(**raw["size"])
     measured = {"size": size, "meta": raw["meta"], "results": raw["results"]}
     runs = len(next(iter(raw["results"].values())))
-    scale = next((name for name, s in generate.SCALES.items() if s == size), None)
     return "\n\n".join([raw.get("toolkit", ""), describe(measured, runs), step_table(measured),
-                        targets_table(measured, scale)]).strip()
+                        targets_table(measured, baseline)]).strip()
 
 
 def run_on_snapshot(argv: list[str], workdir: Path | None) -> int:

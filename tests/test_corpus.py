@@ -6,7 +6,7 @@ subprocess: as a folder, and as one .zip (with --jobs 2). Each time: one verdict
 archive holds every file received byte for byte, the ledger counts what came in, nothing is written outside
 the workspace, and `validate` gives each accepted file the manifest's findings.
 
-The corpus size and the count per verdict are printed and written to test-artifacts/corpus-verdicts.txt.
+The corpus size and the count per verdict are printed and written to corpus-verdicts.txt in ARTIFACTS.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +37,9 @@ from toolkit.store.manifest import read_manifest
 from toolkit.store.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[1]
-ARTIFACTS = REPO / "test-artifacts"
+# What a person may look at afterwards: TOOLKIT_TEST_ARTIFACTS, else the system's temporary folder (never the
+# repository).
+ARTIFACTS = Path(os.environ.get("TOOLKIT_TEST_ARTIFACTS") or Path(tempfile.gettempdir()) / "toolkit-test-artifacts")
 VERDICTS = ("accepted", "refused", "skipped")
 
 
@@ -353,14 +356,14 @@ _SUMMARY: dict[str, str] = {}  # mode -> its line, written together
 
 
 def report_counts(corpus: Corpus, collected: Collected, counts: collections.Counter[str]) -> None:
-    """Print the corpus size and the count per verdict, and keep them in test-artifacts/corpus-verdicts.txt."""
+    """Print the corpus size and the count per verdict, and keep them in ARTIFACTS/corpus-verdicts.txt."""
     _SUMMARY[collected.mode] = (
         f"corpus collected as a {collected.mode}: {len(corpus.cases)} files, {len(corpus.leaves)} returns received "
         f"(zip entries counted): " + ", ".join(f"{v} {counts.get(v, 0)}" for v in VERDICTS)
         + ("" if soffice_path() else " (LibreOffice missing: its re-saved cases left out)"))
     print(f"\n{_SUMMARY[collected.mode]}")
     table = [f"{c.verdict:9} {c.unit or '-':12} {key}" for key, c in corpus.leaves.items()]
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "corpus-verdicts.txt").write_text("\n".join([*_SUMMARY.values(), "", *table]) + "\n",
                                                    encoding="utf-8")
 

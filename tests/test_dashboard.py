@@ -1,7 +1,7 @@
 """`toolkit status --html`: the page opened in headless Chromium, as a coordinator opens it on a phone or a desk.
 
 What is checked is what Chromium rendered: the DOM after loading (`--dump-dom`) holds every unit, its state word
-and the counts; the screenshots (kept under test-artifacts/) show the bars in each state's colour. Chromium is
+and the counts; the screenshots (kept in $TOOLKIT_TEST_ARTIFACTS, else a temporary folder) show the bars in each state's colour. Chromium is
 Debian's `chromium`: without it the Chromium tests skip on a developer's machine and fail in CI.
 """
 
@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import shutil
 import struct
 import subprocess
+import tempfile
 import zlib
 from html.parser import HTMLParser
 from pathlib import Path
@@ -29,7 +31,9 @@ from toolkit.status import STATES, StatusReport, StatusRow, render_html
 from toolkit.store.manifest import read_manifest
 from toolkit.store.workspace import Workspace, init_workspace, load_example_answers
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+# What a person may look at afterwards: TOOLKIT_TEST_ARTIFACTS, else the system's temporary folder (never the
+# repository).
+ARTIFACTS = Path(os.environ.get("TOOLKIT_TEST_ARTIFACTS") or Path(tempfile.gettempdir()) / "toolkit-test-artifacts")
 ANSWERS: dict[str, Any] = load_example_answers("gov-work-report")["units"]
 AS_OF = "2022-04-18T09:00"  # three days after the example's deadline (2022-04-15)
 PASSED_UNITS = ("市发展改革委", "市科技局", "市教育局")
@@ -71,7 +75,7 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     assert result.exit_code == 1, result.output
     assert html.is_file() and str(html) in result.output
     records = json.loads(run_cli("status", "--json", "--as-of", AS_OF, "-w", ws.root).output)
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(html, ARTIFACTS / "status.html")
     return {"ws": ws, "html": html, "records": records, "root": root}
 

@@ -82,9 +82,7 @@ def list_files(paths: list[Path]) -> list[Path | CollectRecord]:
 def _files_under(folder: Path) -> list[Path | CollectRecord]:
     """The files in `folder` and its subfolders (not through links), in the order sorted() gives their paths.
 
-    Each folder's names sorted, a subfolder's files in its place: comparing two paths part by part is
-    comparing their names in the folder where they part. The entries tell what they are without a stat
-    each (a province inbox is thousands of files); a folder that cannot be opened gets a record.
+    Each folder's names sorted, a subfolder's files in its place; a folder that cannot be opened gets a record.
     """
     try:
         with os.scandir(folder) as scan:
@@ -272,12 +270,12 @@ def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None,
             sha = hashlib.sha256(incoming.data).hexdigest()
             earlier = ledger.find_content(sha)
             receipt = _receipt(ws, incoming, sha, received_at, earlier)
-            quick = _quick_verdict(receipt, incoming, earlier, examining)
-            if quick is None:
+            known = _known_verdict(receipt, incoming, earlier, examining)
+            if known is None:
                 examining[sha] = incoming.name
                 new.append((index, incoming, receipt))
             else:
-                records[index] = _record(ledger, _archived(ws, receipt, incoming, quick), incoming, quick)
+                records[index] = _record(ledger, _archived(ws, receipt, incoming, known), incoming, known)
                 tick()
         if new:
             manifest = read_manifest(ws)
@@ -329,7 +327,7 @@ def _archived(ws: Workspace, receipt: Receipt, incoming: Incoming, verdict: Verd
                    verdict=verdict.verdict, reason=verdict.reason, identified_by=verdict.identified_by, archive=archive)
 
 
-def _quick_verdict(receipt: Receipt, incoming: Incoming, earlier: Receipt | None,
+def _known_verdict(receipt: Receipt, incoming: Incoming, earlier: Receipt | None,
                    examining: dict[str, str]) -> Verdict | None:
     """Lock files and bytes already received need no reading."""
     if incoming.name.startswith("~$"):

@@ -614,16 +614,12 @@ def _copy_with_first_sheet_only(source: Path, target: Path) -> None:
         for info in zin.infolist():
             data = zin.read(info.filename)
             if info.filename == "xl/workbook.xml":
-                text = data.decode("utf-8")
-                count = 0
-
-                def hide(match: re.Match[str]) -> str:
-                    nonlocal count
-                    count += 1
-                    tag = match.group(0)
-                    if count == 1 or "state=" in tag:
-                        return tag
-                    return tag.replace("<sheet ", '<sheet state="hidden" ', 1)
-
-                data = re.sub(r"<sheet [^>]*>", hide, text).encode("utf-8")
+                data = _hide_sheets_after_first(data.decode("utf-8")).encode("utf-8")
             zout.writestr(info, data)
+
+
+def _hide_sheets_after_first(workbook_xml: str) -> str:
+    """workbook.xml with every <sheet> after the first hidden (one already hidden or very hidden kept so)."""
+    head, first, *others = re.split(r"(?=<sheet )", workbook_xml)
+    return head + first + "".join(tag if "state=" in tag.split(">", 1)[0] else
+                                  tag.replace("<sheet ", '<sheet state="hidden" ', 1) for tag in others)

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import hashlib
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toolkit import __version__
 from toolkit.excel.layout import new_workbook, write_text_cell
 from toolkit.excel.sheets import Grid, Header, Matcher, find_header, read_grids
 from toolkit.model import findings
@@ -21,7 +17,6 @@ from toolkit.model.periods import Period
 from toolkit.model.resources import labels as resource_labels
 from toolkit.model.spec import Column, Spec
 from toolkit.model.text import cell_text, match_key, split_units, tidy_multiline
-from toolkit.store.files import OutputError, write_bytes
 
 
 def labels() -> dict[str, Any]:
@@ -236,57 +231,6 @@ def _read_item(sheet: _ItemSheet, r: int, seq: str, values: dict[str, str], prob
     if co_col:
         texts[co_col.key] = "\n".join(apart)
     return Item(seq=seq, values=texts, units=tuple(official), row=r + 1, co_column=tuple(apart))
-
-
-CACHE_NAME = "targets.cache"
-CACHE_FORMAT = "1"  # bump when what read_target_list returns changes shape or meaning
-
-
-def read_target_list_kept(path: Path, spec: Spec, period: Period, state: Path) -> tuple[TargetList, list[Finding]]:
-    """read_target_list, its result kept in the workspace's `state` folder for the next command reading the list.
-
-    Parsing a province's 20,000 items takes about a second, and merge reads the list distribute has read.
-    The kept result is used only when its key matches (the list's bytes, where it is, the layout, the period,
-    the toolkit, the labels and messages) and its own checksum holds; anything else is parsed again.
-    Writing the cache is best effort: a read-only state folder only costs the next command the parse.
-    """
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return read_target_list(path, spec, period)  # says what is wrong with the file
-    key = _cache_key(data, path, spec, period)
-    cache = state / CACHE_NAME
-    kept = _load_kept(cache, key)
-    if kept is not None:
-        return kept
-    targets, problems = read_target_list(path, spec, period, data=data)
-    payload = json.dumps({"items": [(i.seq, i.values, i.units, i.row, i.co_column) for i in targets.items],
-                          "aliases": targets.aliases,
-                          "problems": [p.to_dict() for p in problems]}, ensure_ascii=False).encode("utf-8")
-    with contextlib.suppress(OSError, OutputError):
-        write_bytes(cache, f"{key} {hashlib.sha256(payload).hexdigest()}\n".encode("ascii") + payload)
-    return targets, problems
-
-
-def _cache_key(data: bytes, path: Path, spec: Spec, period: Period) -> str:
-    parts = [CACHE_FORMAT, __version__, str(path), hashlib.sha256(data).hexdigest(),
-             repr(spec), repr(period), repr(labels()), repr(sorted(findings.catalogue().items()))]
-    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
-
-
-def _load_kept(cache: Path, key: str) -> tuple[TargetList, list[Finding]] | None:
-    """The kept result under `key`; None when there is none, it is another's, or it does not read back whole."""
-    try:
-        head, _, payload = cache.read_bytes().partition(b"\n")
-        kept_key, _, digest = head.decode("ascii").partition(" ")
-        if kept_key != key or digest != hashlib.sha256(payload).hexdigest():
-            return None
-        kept = json.loads(payload)
-        items = [Item(seq, values, tuple(units), row, tuple(co_column))
-                 for seq, values, units, row, co_column in kept["items"]]
-        return TargetList(items, kept["aliases"]), [Finding(**p) for p in kept["problems"]]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
 
 
 def _period_word(header_key: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import re
 import unicodedata
 
@@ -22,18 +21,7 @@ def match_key(value: object) -> str:
     """A key for comparing labels and names: NFKC (full-width → half-width), no spaces of any kind."""
     if value is None:
         return ""
-    text = str(value)
-    return _short_key(text) if len(text) <= 64 else _key(text)
-
-
-def _key(text: str) -> str:
-    return _BLANKS.sub("", unicodedata.normalize("NFKC", text))
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _short_key(text: str) -> str:
-    """Labels, unit names and choices recur in every row and every return: their keys are kept."""
-    return _key(text)
+    return _BLANKS.sub("", unicodedata.normalize("NFKC", str(value)))
 
 
 def cell_text(value: object) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 import jinja2
 
 from toolkit.excel.intake import Limits
-from toolkit.excel.targetlist import TargetList, read_target_list_kept, write_target_list
+from toolkit.excel.targetlist import TargetList, read_target_list, write_target_list
 from toolkit.model.periods import Period, parse_period, periods_of_kind
 from toolkit.model.resources import examples_dir, labels, templates_dir
 from toolkit.model.spec import PREVIOUS, Spec, build_spec, load_spec, render
@@ -147,7 +147,7 @@ class Workspace:
     def load_targets(self) -> tuple[TargetList, list]:
         if not self.targets_path.is_file():
             raise WorkspaceError(f"找不到目标任务清单 {self.targets_path}：请放入清单，或修改 {CONFIG_NAME} 的 files.targets。")
-        targets, problems = read_target_list_kept(self.targets_path, self.spec, self.period, self.state)
+        targets, problems = read_target_list(self.targets_path, self.spec, self.period)
         previous = self.previous
         if previous:  # last period's answers, keyed as the carried columns (previous_progress, …)
             values = previous.get("values", {})
