@@ -21,7 +21,7 @@ from toolkit.model.findings import Finding
 from toolkit.model.parallel import AUTO, no_progress, worker_count
 from toolkit.model.periods import parse_period
 from toolkit.model.text import match_key
-from toolkit.store.checked import check_key
+from toolkit.store.checked import CheckKeys
 from toolkit.store.files import write_named_by_content
 from toolkit.store.ledger import ACCEPTED, REFUSED, SKIPPED, Ledger, Receipt
 from toolkit.store.manifest import read_manifest
@@ -278,7 +278,7 @@ def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None,
                 records[index] = _record(ledger, _archived(ws, receipt, incoming, known), incoming, known)
                 tick()
         if new:
-            manifest = read_manifest(ws)
+            manifest, keys = read_manifest(ws), CheckKeys(ws)
             verdicts = _examine_all(ws, manifest, [incoming for _, incoming, _ in new], received_at, jobs)
             for (index, incoming, receipt), verdict in zip(new, verdicts, strict=True):
                 with ledger.batch():  # the row and its check committed together, the file archived before
@@ -286,7 +286,7 @@ def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None,
                     records[index] = _record(ledger, receipt, incoming, verdict)
                     if verdict.checked:
                         issued = manifest.get("units", {}).get(verdict.unit, {})
-                        ledger.keep_check(receipt.sha256, check_key(ws, receipt, issued), verdict.checked)
+                        ledger.keep_check(receipt.sha256, keys.key(receipt, issued), verdict.checked)
                 tick()
     return [records[i] for i in sorted(records)]
 

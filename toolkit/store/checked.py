@@ -39,11 +39,12 @@ def checked_returns(ws: Workspace, tick: Callable[[], None] = no_progress,
     issued_units: dict[str, dict] = (manifest or read_manifest(ws)).get("units", {})
     order = {unit: i for i, unit in enumerate(issued_units)}
     returns = {}
+    keys = CheckKeys(ws)
     with Ledger(ws.state / "ledger.sqlite") as ledger, ledger.batch():
         current = ledger.current_returns()
         for unit, receipt in sorted(current.items(), key=lambda kv: order.get(kv[0], len(order))):
             issued = issued_units.get(unit, {})
-            key = check_key(ws, receipt, issued)
+            key = keys.key(receipt, issued)
             kept = ledger.cached_check(receipt.sha256, key)
             if kept is not None:
                 returns[unit] = CheckedReturn.from_json(kept)
@@ -55,15 +56,25 @@ def checked_returns(ws: Workspace, tick: Callable[[], None] = no_progress,
     return ValidationResult(returns, not_returned)
 
 
-def check_key(ws: Workspace, receipt: Receipt, issued: dict) -> str:
-    """What a return's check depends on besides its bytes: the layout, the issue, the limits, the messages."""
-    role = issued.get("role", "lead")
-    parts = [CHECK_FORMAT, __version__, repr(ws.spec_for(role)), repr(ws.limits),
-             repr(sorted(findings.catalogue().items())),
-             # The token signs the unit, its items and a hash of their prefilled texts: what was issued.
-             issued.get("token") or json.dumps(issued, ensure_ascii=False, sort_keys=True),
-             receipt.source, receipt.unit, receipt.received_at]
-    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+class CheckKeys:
+    """What a return's check depends on besides its bytes: the layout, the issue, the limits, the messages.
+
+    The part shared by every return of a role is worked out once per command, not once per return.
+    """
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+        self.shared: dict[str, str] = {}
+
+    def key(self, receipt: Receipt, issued: dict) -> str:
+        role = issued.get("role", "lead")
+        if role not in self.shared:
+            self.shared[role] = "\x1f".join([CHECK_FORMAT, __version__, repr(self.ws.spec_for(role)),
+                                             repr(self.ws.limits), repr(sorted(findings.catalogue().items()))])
+        # The token signs the unit, its items and a hash of their prefilled texts: what was issued.
+        issue = issued.get("token") or json.dumps(issued, ensure_ascii=False, sort_keys=True)
+        parts = [self.shared[role], issue, receipt.source, receipt.unit, receipt.received_at]
+        return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
 def check_receipt(ws: Workspace, receipt: Receipt, issued: dict) -> CheckedReturn:
