@@ -92,13 +92,16 @@ def find_header(grid: Grid, matchers: dict[str, Matcher], must_have: str, max_ro
     as the two texts joined; either text alone also matches. On a tie one row wins over two, an
     upper row over a lower one.
     """
-    texts = [_header_texts(grid, r) for r in range(min(max_rows + 1, grid.height))]
+    last = min(max_rows + 1, grid.height)
+    rows: list[HeaderRow] = []  # read as the search goes down: the header is usually near the top
     best: Header | None = None
     for row in range(min(max_rows, grid.height)):
+        while len(rows) < min(row + 2, last):
+            rows.append(HeaderRow.read(grid, len(rows)))
         for depth in (1, 2):
-            if row + depth > len(texts):
+            if row + depth > len(rows):
                 continue
-            header = _evaluate(texts[row:row + depth], row, matchers, must_have)
+            header = _evaluate(rows[row:row + depth], row, matchers, must_have)
             if header is not None and (best is None or _score(header) > _score(best)):
                 best = header
                 if _score(best) == (len(matchers), -1):
@@ -106,28 +109,37 @@ def find_header(grid: Grid, matchers: dict[str, Matcher], must_have: str, max_ro
     return best
 
 
-def _header_texts(grid: Grid, row: int) -> list[str]:
-    """A row's texts as a header shows them: a merged cell's text in every cell it spans."""
-    texts = []
-    for col in range(grid.width):
-        value = grid.value(*grid.merged_origin(row, col))
-        texts.append("" if value is None else str(value).strip())
-    return texts
+@dataclass
+class HeaderRow:
+    """A row's texts as a header shows them (a merged cell's text in every cell it spans) and their match keys."""
+
+    texts: list[str]
+    keys: list[str]  # "" for an empty or too long text
+
+    @classmethod
+    def read(cls, grid: Grid, row: int) -> HeaderRow:
+        texts = []
+        for col in range(grid.width):
+            value = grid.value(*grid.merged_origin(row, col))
+            texts.append("" if value is None else str(value).strip())
+        return cls(texts, [match_key(text) if len(text) <= MAX_LABEL else "" for text in texts])
 
 
-def _evaluate(rows: list[list[str]], first_row: int, matchers: dict[str, Matcher], must_have: str) -> Header | None:
-    """The header that `rows` (header_texts of one row or two) make, if it names `must_have`.
+def _evaluate(rows: list[HeaderRow], first_row: int, matchers: dict[str, Matcher], must_have: str) -> Header | None:
+    """The header that one row or two make, if it names `must_have`.
 
     Columns are given to the spec's keys in order, each to the leftmost free column naming it.
     """
+    if len(rows) == 1 and not any(map(matchers[must_have], filter(None, rows[0].keys))):
+        return None  # most rows are items: no need to look further
     labels: dict[int, str] = {}
     candidates: dict[int, set[str]] = {}
-    for col in range(len(rows[0])):
-        parts = list(dict.fromkeys(row[col] for row in rows if row[col]))
+    for col in range(len(rows[0].texts)):
+        parts = list(dict.fromkeys(row.texts[col] for row in rows if row.texts[col]))
         if not parts:
             continue
         labels[col] = "".join(parts)
-        found = {match_key(text) for text in parts if len(text) <= MAX_LABEL}
+        found = {row.keys[col] for row in rows}
         if len(parts) == 2 and len(labels[col]) <= MAX_LABEL:
             found.add(match_key(labels[col]))
         candidates[col] = found - {""}
