@@ -72,7 +72,7 @@ def copy_workspace(ws: Workspace, root: Path) -> Workspace:
 
 
 def manifest(ws: Workspace) -> dict[str, Any]:
-    return json.loads((ws.outbox / "manifest.json").read_text(encoding="utf-8"))
+    return json.loads((ws.state / "manifest.json").read_text(encoding="utf-8"))
 
 
 def template_path(ws: Workspace, unit: str) -> Path:

@@ -54,7 +54,7 @@ def test_injected_returns_read_as_openpyxl_typed_ones(tmp_path: Path) -> None:
     folder = tmp_path / "gen"
     generate.generate(folder, generate.Size(3, 6), jobs=1, log=lambda *_: None)
     ws = open_workspace(folder / "ws")
-    manifest = (ws.outbox / "manifest.json").read_text(encoding="utf-8")
+    manifest = (ws.state / "manifest.json").read_text(encoding="utf-8")
     for template in sorted(ws.outbox.glob("*.xlsx")):
         injected = ws.root / "inbox" / generate.return_name(template.name)
         data = template.read_bytes()

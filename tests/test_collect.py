@@ -403,7 +403,7 @@ def test_collect_with_spawned_workers_as_on_windows(ws: Workspace, tmp_path: Pat
     from toolkit.validate import validate
 
     inbox = tmp_path / "inbox"
-    units = list(json.loads((ws.outbox / "manifest.json").read_text(encoding="utf-8"))["units"])
+    units = list(json.loads((ws.state / "manifest.json").read_text(encoding="utf-8"))["units"])
     for unit in units:
         make_return(ws, inbox / f"{unit}.xlsx", unit)
     (inbox / "说明.txt").write_text("见附件", encoding="utf-8")

@@ -279,7 +279,7 @@ def test_a_stamp_does_not_verify_with_another_workspaces_secret(tmp_path, templa
 def test_notice_per_unit_names_unit_items_and_deadline(distributed):
     ws, result = distributed
     deadline = ws.config.need("campaign.deadline")
-    notices = sorted(ws.outbox.glob("*.txt"))
+    notices = sorted(ws.outbox.glob("*-填报通知.txt"))
     assert len(notices) == len(EXPECTED)
     for unit, items in EXPECTED.items():
         (notice,) = [n for n in notices if unit in n.name]
@@ -295,7 +295,7 @@ def test_notice_per_unit_names_unit_items_and_deadline(distributed):
 
 def test_manifest_lists_what_was_issued(distributed):
     ws, _ = distributed
-    manifest = json.loads((ws.outbox / "manifest.json").read_text(encoding="utf-8"))
+    manifest = json.loads((ws.state / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["campaign"] == ws.campaign_id
     assert set(manifest["units"]) == set(EXPECTED)
     for unit, entry in manifest["units"].items():

@@ -257,6 +257,7 @@ def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None,
     when more than one), then each is archived before its ledger row is committed, so a collect killed at any
     point loses no file and counts nothing twice. `listed`: list_files(paths), when the caller has it already.
     """
+    ws.secret()  # an empty or replaced secret is refused before anything is recorded
     received_at = (as_of or dt.datetime.now()).isoformat(timespec="seconds")
     records: dict[int, CollectRecord] = {}
     new: list[tuple[int, Incoming, Receipt]] = []

@@ -129,7 +129,10 @@ def distribute(ws: Workspace, previous: Path | None = None, tick: Callable[[], N
     if any(p.is_error for p in problems):
         return result
     result.issues = plan(ws, targets)
-    old_units = manifest.read_manifest(ws, with_prefilled=False).get("units", {})
+    try:
+        old_units = manifest.read_manifest(ws, with_prefilled=False).get("units", {})
+    except WorkspaceError:  # lost or damaged: this distribute writes it again, every unit counted as new
+        old_units = {}
     ws.outbox.mkdir(parents=True, exist_ok=True)
     for issue in _write_all(ws, result.issues, jobs):
         old = old_units.get(issue.unit)

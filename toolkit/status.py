@@ -209,7 +209,7 @@ def build_status(ws: Workspace, now: dt.datetime | None = None) -> StatusReport:
     manifest = read_manifest(ws)
     issued = manifest.get("units", {})
     if not issued:
-        raise WorkspaceError("尚未分发填报表（outbox/manifest.json 不存在或为空）：请先运行 toolkit distribute。")
+        raise WorkspaceError("尚未分发填报表（.toolkit/manifest.json 不存在或为空）：请先运行 toolkit distribute。")
     deadline = workspace_deadline(ws)
     with Ledger(ws.state / "ledger.sqlite") as ledger:
         receipts = ledger.all()

@@ -1,7 +1,10 @@
-"""What was issued to each unit: `outbox/manifest.json` (written by distribute), read by every later step.
+"""What was issued to each unit: `.toolkit/manifest.json` (written by distribute), read by every later step.
 
-Each unit's prefilled texts (序号 -> column key -> text, as written into its template) are kept in
-`.toolkit/prefilled.json` and joined to its entry as `prefilled`: collect and validate compare returns with them.
+The manifest holds each unit's stamp token, so it stays in the state folder, never in the outbox that gets
+mailed: a unit holding another's token could stamp a return in its name. The outbox gets a harmless
+`发放清单.txt` instead (unit, file, items). Each unit's prefilled texts (序号 -> column key -> text, as written
+into its template) are kept in `.toolkit/prefilled.json` and joined to its entry as `prefilled`: collect and
+validate compare returns with them.
 """
 
 from __future__ import annotations
@@ -11,32 +14,47 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.store.files import write_text
-from toolkit.store.workspace import Workspace, WorkspaceError
+from toolkit.store.workspace import MANIFEST, Workspace, WorkspaceError, secret_check
 
-MANIFEST = "manifest.json"  # in the outbox
 PREFILLED = "prefilled.json"  # in the state folder
+LISTING = "发放清单.txt"  # in the outbox: what went to whom, nothing secret
+REDISTRIBUTE = "请重新运行 toolkit distribute（目标任务清单未改时，发出的填报表不会改变），再运行本命令。"
 
 
 def read_manifest(ws: Workspace, *, with_prefilled: bool = True) -> dict[str, Any]:
     """What was issued to each unit (with its prefilled texts, unless distribute only compares tokens); empty before
-    the first distribute."""
-    manifest = _read_json(ws.outbox / MANIFEST)
-    units = manifest.get("units", {})
-    if with_prefilled and units and any("prefilled" not in entry for entry in units.values()):  # manifests of 0.1 held them
+    the first distribute. A manifest lost or damaged after a distribute is an error, never an empty start."""
+    path = ws.state / MANIFEST
+    legacy = ws.outbox / MANIFEST  # where toolkit 0.x kept it: read until the next distribute moves it
+    if not path.is_file() and legacy.is_file():
+        path = legacy
+    if not path.is_file():
+        if (ws.outbox / LISTING).is_file() or any(ws.outbox.glob("*.xlsx")):
+            raise WorkspaceError(f"工作区缺少发放记录 {ws.state / MANIFEST}（已分发过填报表）。{REDISTRIBUTE}")
+        return {}
+    manifest = _read_json(path)
+    units = manifest.get("units") if isinstance(manifest, dict) else None
+    if not isinstance(units, dict):
+        raise WorkspaceError(f"发放记录 {path} 已损坏（不完整或不是有效的 JSON）。{REDISTRIBUTE}")
+    if with_prefilled and units and any("prefilled" not in entry for entry in units.values()):
         prefilled = _read_json(ws.state / PREFILLED)
         if not isinstance(prefilled, dict) or not prefilled:
-            raise WorkspaceError(f"工作区缺少或损坏了各单位的预填内容 {ws.state / PREFILLED}：请重新运行 toolkit distribute"
-                                 "（目标任务清单未改时，已发出的填报表不会改变），再运行本命令。")
+            raise WorkspaceError(f"工作区缺少或损坏了各单位的预填内容 {ws.state / PREFILLED}：{REDISTRIBUTE}")
         for unit, entry in units.items():
             entry.setdefault("prefilled", prefilled.get(unit, {}))
     return manifest
 
 
 def write_manifest(ws: Workspace, manifest: dict[str, Any]) -> None:
-    """The manifest in the outbox, each unit's prefilled texts in the state folder."""
+    """The manifest and each unit's prefilled texts in the state folder, the harmless list in the outbox."""
     prefilled = {unit: entry.pop("prefilled") for unit, entry in manifest["units"].items()}
+    manifest["secret_check"] = secret_check(ws.secret())
     write_text(ws.state / PREFILLED, json.dumps(prefilled, ensure_ascii=False, indent=1) + "\n")
-    write_text(ws.outbox / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1) + "\n")
+    write_text(ws.state / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1) + "\n")
+    lines = [f"{entry['unit'] if entry.get('role') == 'co' else unit}\t{entry.get('file', '')}\t"
+             f"{'、'.join(entry.get('items', []))}" for unit, entry in manifest["units"].items()]
+    write_text(ws.outbox / LISTING, "单位\t填报表\t事项序号\n" + "\n".join(lines) + "\n", bom=True)
+    (ws.outbox / MANIFEST).unlink(missing_ok=True)  # toolkit 0.x's copy held every unit's token
 
 
 def _read_json(path: Path) -> Any:
@@ -44,5 +62,5 @@ def _read_json(path: Path) -> Any:
         return {}
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except ValueError:
-        return {}
+    except (ValueError, UnicodeDecodeError):
+        return None

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import hashlib
+import hmac
 import json
 import secrets
 import tomllib
@@ -25,6 +27,7 @@ from toolkit.store.lock import workspace_lock
 CONFIG_NAME = "toolkit.toml"
 STATE_DIR = ".toolkit"
 PREVIOUS_FILE = "previous.json"  # in the state folder
+MANIFEST = "manifest.json"  # in the state folder: what was issued, with each unit's token
 
 
 class WorkspaceError(RuntimeError):
@@ -138,7 +141,16 @@ class Workspace:
         path = self.state / "secret"
         if not path.is_file():
             raise WorkspaceError(f"工作区缺少密钥文件 {path}：请勿删除 .toolkit 文件夹；如已丢失，需重新 init 并重新分发。")
-        return path.read_bytes().strip()
+        secret = path.read_bytes().strip()
+        if not secret:
+            raise WorkspaceError(f"密钥文件 {path} 是空的：请从备份恢复原文件。用空密钥无法验证任何填报表的身份，"
+                                 "本工具不会使用它；如原密钥已丢失，需在新文件夹重新 init 并重新分发。")
+        issued = _issued_secret_check(self.state / MANIFEST)
+        if issued and not hmac.compare_digest(issued, secret_check(secret)):
+            raise WorkspaceError(
+                f"密钥文件 {path} 已被替换，与分发填报表时所用的不同：按原密钥发出的填报表，其回报将无法验证身份"
+                "（并非单位的问题）。请从备份恢复原密钥文件后重试；如原密钥已丢失，需在新文件夹重新 init 并重新分发。")
+        return secret
 
     def secret(self) -> bytes:
         """Read once per workspace object: collect checks the stamp of every return with it."""
@@ -178,6 +190,19 @@ class Workspace:
 
     def file_name(self, key: str, **extra: Any) -> str:
         return safe_file_name(render(str(self.config.need(f"files.{key}")), {**self.context, **extra}))
+
+
+def secret_check(secret: bytes) -> str:
+    """A short proof of which secret signed the issued templates, kept in the manifest (it reveals nothing of it)."""
+    return hmac.new(secret, b"toolkit secret check", hashlib.sha256).hexdigest()[:16]
+
+
+def _issued_secret_check(path: Path) -> str:
+    """The secret check recorded by the last distribute, if any (a damaged manifest is reported where it is read)."""
+    try:
+        return str(json.loads(path.read_text(encoding="utf-8")).get("secret_check", ""))
+    except (OSError, ValueError, AttributeError):
+        return ""
 
 
 def safe_file_name(name: str) -> str:
