@@ -161,9 +161,11 @@ def collect(
                 table.add_row(r.file, r.unit, VERDICT_WORDS.get(r.verdict, r.verdict), r.reason)
             console().print(table)
             counts = {v: sum(r.verdict == v for r in records) for v in VERDICT_WORDS}
-            console().print(f"共 {len(records)} 个文件：接收 {counts['accepted']}，拒收 {counts['refused']}，"
+            held = f"，已存档未采用 {counts['held']}（toolkit status 单位名 查看各版本，toolkit accept 选定）" \
+                if counts["held"] else ""
+            console().print(f"共 {len(records)} 个文件：接收 {counts['accepted']}{held}，拒收 {counts['refused']}，"
                           f"跳过 {counts['skipped']}。下一步：toolkit validate")
-        raise typer.Exit(1 if any(r.verdict == "refused" for r in records) else 0)
+        raise typer.Exit(1 if any(r.verdict in ("refused", "held") for r in records) else 0)
 
 
 @app.command()
@@ -281,6 +283,8 @@ def feedback(
 @app.command()
 @friendly
 def status(
+    units: Annotated[list[str] | None, typer.Argument(
+        help="单位名称（可写简称）：列出该单位发来的每一版回报，并标明当前采用的是哪一版")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="每个单位输出一条 JSON 记录")] = False,
     html: Annotated[Path | None, typer.Option("--html", help="同时写出一个网页（手机可看、可打印）")] = None,
     as_of: Annotated[str | None, typer.Option(
@@ -288,9 +292,18 @@ def status(
     workspace: WorkspaceOption = None,
 ) -> None:
     """报送进度：每个单位的状态、收到时间、版本数、是否逾期、错误与警告数。退出码：0 全部已通过，1 尚有单位未通过，2 无法运行。"""
-    from toolkit.status import build_status, status_table, write_html
+    from toolkit.status import build_status, status_table, unit_versions, versions_table, write_html
 
     ws = open_workspace(workspace)
+    if units:
+        listed = unit_versions(ws, units)
+        if as_json:
+            print(json.dumps({unit: [v.to_json() for v in versions] for unit, versions in listed.items()},
+                             ensure_ascii=False, indent=1))
+        else:
+            for unit, versions in listed.items():
+                console().print(versions_table(unit, versions))
+        return
     report = build_status(ws, as_of_time(as_of))
     if html:
         write_html(ws, report, html)
@@ -305,6 +318,21 @@ def status(
     if html:
         console(stderr=as_json).print(f"网页：{html}")
     raise typer.Exit(0 if report.all_passed else 1)
+
+
+@app.command()
+@friendly
+def accept(
+    version: Annotated[str, typer.Argument(help="要采用的回报：文件路径，或 toolkit status 单位名 列出的编号（哈希开头）")],
+    workspace: WorkspaceOption = None,
+) -> None:
+    """选定某单位采用哪一版回报（已收集过的文件）：此后校验、汇总都用这一版，直到该单位再发来新的回报。"""
+    from toolkit.status import accept_version
+
+    with writing(workspace) as ws:
+        chosen = accept_version(ws, version)
+        console().print(f"已采用 {chosen.file_name}（{chosen.received_at.replace('T', ' ')} 收到，编号 {chosen.sha256[:12]}）"
+                        f"为{chosen.unit}的当前回报。下一步：toolkit validate")
 
 
 @app.command()

@@ -30,6 +30,7 @@ from toolkit.store.workspace import Workspace
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods", ".et"}  # never opened as an archive of returns
 JUNK_NAMES = {"thumbs.db", "desktop.ini", ".ds_store"}
 MAX_MEMBER_BYTES = 100 * 1024 * 1024
+HELD = "held"  # a collect record's verdict: accepted and archived, not the unit's current return
 MAX_ZIP_DEPTH = 3  # a .zip inside a .zip (units' zips in a zipped inbox) is opened too, this many levels deep
 
 
@@ -46,7 +47,7 @@ class Incoming:
 class CollectRecord:
     file: str
     unit: str
-    verdict: str
+    verdict: str  # accepted, refused, skipped; held: accepted but not the unit's current return
     reason: str
     identified_by: str = ""
 
@@ -171,6 +172,11 @@ def identify(ws: Workspace, parsed: intake.Parsed, name: str, manifest: dict) ->
             return unit, "stamp", findings.make("stamp-unknown-unit", found=unit)
         return unit, "stamp", None
     items = {row.seq for row in parsed.table.rows} if parsed.table else set()
+    covered = [u for u, entry in issued.items()
+               if entry.get("role", "lead") == "lead" and entry.get("items") and set(entry["items"]) <= items]
+    if len(covered) > 1:  # the summary, the target list or a merged file: no one unit's return
+        return "", "content", findings.make("file-several-units", count=len(covered),
+                                            units="、".join(covered[:3]) + ("等" if len(covered) > 3 else ""))
     candidates = [u for u, entry in issued.items() if items & set(entry.get("items", []))]
     if len(candidates) > 1:
         by_name = [u for u in candidates if match_key(u) in match_key(name)]
@@ -209,6 +215,7 @@ class Verdict:
     identified_by: str = ""
     checked: str = ""
     format: str = ""  # intake.sniff's: the archived copy's extension
+    filled: int = -1  # answer cells filled in, for an accepted return
 
 
 def examine(ws: Workspace, manifest: dict, incoming: Incoming, received_at: str = "") -> Verdict:
@@ -234,7 +241,8 @@ def _judge(ws: Workspace, manifest: dict, incoming: Incoming, received_at: str, 
     if spec is not ws.spec:  # a co-organiser's return has its own layout: read it as such
         parsed = intake.parse(incoming.data, spec, incoming.source, ws.limits, (parsed.format, parsed.kind))
     checked = check_parsed(spec, parsed, unit, issued, incoming.source, received_at)
-    return Verdict(ACCEPTED, "；".join(notes), unit, how, checked.to_json())
+    filled = sum(bool(text.strip()) for answers in checked.answers.values() for text in answers.values())
+    return Verdict(ACCEPTED, "；".join(notes), unit, how, checked.to_json(), filled=filled)
 
 
 def _period_words(code: str) -> str:
@@ -263,6 +271,7 @@ def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None,
     new: list[tuple[int, Incoming, Receipt]] = []
     with Ledger(ws.state / "ledger.sqlite") as ledger:
         examining: dict[str, str] = {}  # sha256 -> name of a file of this run to be examined
+        current_ids = {r.id for r in ledger.current_returns().values()}
         for index, incoming in enumerate(gather(list_files(paths) if listed is None else listed)):
             if isinstance(incoming, CollectRecord):
                 records[index] = incoming
@@ -271,7 +280,7 @@ def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None,
             sha = hashlib.sha256(incoming.data).hexdigest()
             earlier = ledger.find_content(sha)
             receipt = _receipt(ws, incoming, sha, received_at, earlier)
-            known = _known_verdict(receipt, incoming, earlier, examining)
+            known = _known_verdict(receipt, incoming, earlier, examining, current_ids)
             if known is None:
                 examining[sha] = incoming.name
                 new.append((index, incoming, receipt))
@@ -281,9 +290,13 @@ def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None,
         if new:
             manifest, keys = read_manifest(ws), CheckKeys(ws)
             verdicts = _examine_all(ws, manifest, [incoming for _, incoming, _ in new], received_at, jobs)
+            current = ledger.current_returns()
             for (index, incoming, receipt), verdict in zip(new, verdicts, strict=True):
+                held = _held_back(verdict, received_at, current.get(verdict.unit))
                 with ledger.batch():  # the row and its check committed together, the file archived before
-                    receipt = _archived(ws, receipt, incoming, verdict)
+                    receipt = replace(_archived(ws, receipt, incoming, verdict), held=held, filled=verdict.filled)
+                    if verdict.verdict == ACCEPTED and not held:
+                        current[verdict.unit] = receipt
                     records[index] = _record(ledger, receipt, incoming, verdict)
                     if verdict.checked:
                         issued = manifest.get("units", {}).get(verdict.unit, {})
@@ -328,14 +341,31 @@ def _archived(ws: Workspace, receipt: Receipt, incoming: Incoming, verdict: Verd
                    verdict=verdict.verdict, reason=verdict.reason, identified_by=verdict.identified_by, archive=archive)
 
 
+def _held_back(verdict: Verdict, received_at: str, current: Receipt | None) -> str:
+    """Why an accepted return must not replace the unit's current one without the coordinator's word, or "".
+
+    A return dated before the current one (collect --as-of) replaces nothing, so it is not compared."""
+    if verdict.verdict != ACCEPTED:
+        return ""
+    if verdict.filled == 0:
+        return findings.make("return-blank").message
+    if current is not None and received_at >= current.received_at and current.filled > verdict.filled >= 0:
+        return findings.make("return-fewer-filled", filled=verdict.filled, current=current.filled,
+                             first=current.file_name).message
+    return ""
+
+
 def _known_verdict(receipt: Receipt, incoming: Incoming, earlier: Receipt | None,
-                   examining: dict[str, str]) -> Verdict | None:
+                   examining: dict[str, str], current_ids: set[int]) -> Verdict | None:
     """Lock files and bytes already received need no reading."""
     if incoming.name.startswith("~$"):
         return Verdict(SKIPPED, findings.make("file-lock").message)
     if earlier is not None:
         when = f"{earlier.received_at.replace('T', ' ')} 收到"
         reason = findings.make("file-duplicate", first=earlier.file_name, when=when).message
+        if earlier.verdict == ACCEPTED and earlier.id not in current_ids:  # a version the coordinator may want back
+            reason = findings.make("file-duplicate-not-current", first=earlier.file_name, when=when,
+                                   unit=earlier.unit, hash=earlier.sha256[:12]).message
         return Verdict(SKIPPED, reason, earlier.unit)
     if receipt.sha256 in examining:
         reason = findings.make("file-duplicate", first=examining[receipt.sha256], when="本次同时收到").message
@@ -347,4 +377,7 @@ def _record(ledger: Ledger, receipt: Receipt, incoming: Incoming, verdict: Verdi
     """One ledger row per file received; the same file seen again from the same place adds none."""
     if not (verdict.verdict == SKIPPED and ledger.seen(receipt.sha256, receipt.source)):
         ledger.record(receipt)
+    if receipt.held:
+        return CollectRecord(incoming.source, verdict.unit, HELD, "；".join(filter(None, [receipt.held, verdict.reason])),
+                             verdict.identified_by)
     return CollectRecord(incoming.source, verdict.unit, verdict.verdict, verdict.reason, verdict.identified_by)

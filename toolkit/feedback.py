@@ -50,8 +50,8 @@ from toolkit.model.text import match_key
 from toolkit.store.checked import checked_returns
 from toolkit.store.files import atomic_path, write_text
 from toolkit.store.ledger import Ledger, Receipt
-from toolkit.store.manifest import read_manifest
-from toolkit.store.workspace import Workspace, WorkspaceError, safe_file_name
+from toolkit.store.manifest import read_manifest, resolve_units
+from toolkit.store.workspace import Workspace, safe_file_name
 from toolkit.views.report import FINDING_COLUMNS, SEVERITY_WORDS
 
 WRITTEN = "written"  # the unit's own workbook, marked up
@@ -106,22 +106,6 @@ def style_for(ws: Workspace) -> Style:
     author = render(names["comment_author"], ws.context).strip() or "审核意见"
     return Style(str(names["error_fill"]).lstrip("#").upper(), str(names["warning_fill"]).lstrip("#").upper(),
                  author)
-
-
-def resolve_units(names: list[str], known: list[str]) -> list[str]:
-    """Units as the user typed them: the exact name, else the one name containing it (科技局 → 市科技局)."""
-    out: list[str] = []
-    for name in names:
-        key = match_key(name)
-        exact = [u for u in known if match_key(u) == key]
-        partial = [u for u in known if key and key in match_key(u)]
-        found = exact or partial
-        if len(found) != 1:
-            why = f"可指多个单位（{'、'.join(found)}）" if found else "不是本次分发名单中的单位"
-            raise WorkspaceError(f"“{name}”{why}：请写单位全称（toolkit status 可查看单位名单）。")
-        if found[0] not in out:
-            out.append(found[0])
-    return out
 
 
 def make_feedback(ws: Workspace, units: list[str] | None = None, *, deadline: dt.date | None = None,

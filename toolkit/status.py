@@ -26,6 +26,7 @@ Nothing here writes except `write_html` and `write_reminders`.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +41,7 @@ from toolkit.model.resources import templates_dir
 from toolkit.store.checked import checked_returns
 from toolkit.store.files import write_text
 from toolkit.store.ledger import ACCEPTED, REFUSED, Ledger, Receipt
-from toolkit.store.manifest import read_manifest
+from toolkit.store.manifest import read_manifest, resolve_units
 from toolkit.store.workspace import Workspace, WorkspaceError, safe_file_name
 
 
@@ -168,7 +169,12 @@ def compute_status(issued: dict[str, dict[str, Any]], receipts: Iterable[Receipt
         rejected = refused.get(unit, [])
         errors = warnings = None
         note = ""
-        if versions:
+        held = [r for r in versions if r.held and unit not in checked]
+        if held:  # every version held back: nothing usable, like files all refused
+            state, first, last = SENT, versions[0], held[-1]
+            received, file = last.received_at, last.file_name
+            note = f"未采用：{last.held}"
+        elif versions:
             current = checked.get(unit)
             latest = versions[-1]
             received = getattr(current, "received_at", "") or latest.received_at
@@ -181,6 +187,11 @@ def compute_status(issued: dict[str, dict[str, Any]], receipts: Iterable[Receipt
             if later_refusals:
                 last = later_refusals[-1]
                 note = f"{short_time(last.received_at)} 发来的 {last.file_name} 被拒收：{last.reason}"
+            later_held = [r for r in versions if r.held and r.file_name != file and (r.received_at, r.id) > (
+                getattr(current, "received_at", ""), 0)]
+            if later_held:
+                last = later_held[-1]
+                note = f"{short_time(last.received_at)} 发来的 {last.file_name} 未采用：{last.held}"
         elif rejected:
             state, first, last = SENT, rejected[0], rejected[-1]
             received, file = last.received_at, last.file_name
@@ -215,6 +226,75 @@ def build_status(ws: Workspace, now: dt.datetime | None = None) -> StatusReport:
         receipts = ledger.all()
     checked = checked_returns(ws, manifest=manifest).returns
     return compute_status(issued, receipts, checked, deadline, now or parse_as_of(None))
+
+
+# --- every version of a unit ---
+
+@dataclass(frozen=True)
+class Version:
+    """One accepted file of a unit, as `toolkit status UNIT` lists it."""
+
+    number: int
+    code: str  # the start of its content hash: what `toolkit accept` takes
+    received: str
+    file: str
+    source: str
+    filled: int
+    current: bool
+    note: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": self.number, "code": self.code, "received": self.received, "file": self.file,
+                "source": self.source, "filled": self.filled, "current": self.current, "note": self.note}
+
+
+def unit_versions(ws: Workspace, names: list[str]) -> dict[str, list[Version]]:
+    """Every accepted version of each named unit (short names allowed), which one is current, why others are not."""
+    issued = read_manifest(ws, with_prefilled=False).get("units", {})
+    if not issued:
+        raise WorkspaceError("尚未分发填报表：请先运行 toolkit distribute。")
+    with Ledger(ws.state / "ledger.sqlite") as ledger:
+        current = ledger.current_returns()
+        out = {}
+        for unit in resolve_units(names, list(issued)):
+            chosen = current.get(unit)
+            out[unit] = [Version(n, r.sha256[:12], short_time(r.received_at), r.file_name, r.source, r.filled,
+                                 chosen is not None and r.id == chosen.id,
+                                 r.held or ("" if chosen is None or r.id == chosen.id else "已被其他版本取代"))
+                         for n, r in enumerate(ledger.versions(unit), 1)]
+    return out
+
+
+def accept_version(ws: Workspace, version: str) -> Receipt:
+    """Make a collected file (its path, or the start of its hash) its unit's current return."""
+    path = Path(version)
+    if path.is_file():
+        code = hashlib.sha256(path.read_bytes()).hexdigest()
+    elif len(version) >= 6 and all(c in "0123456789abcdef" for c in version.lower()):
+        code = version.lower()
+    else:
+        raise WorkspaceError(f"“{version}”既不是存在的文件，也不是回报编号：请写文件路径，"
+                             "或 toolkit status 单位名 列出的编号。")
+    with Ledger(ws.state / "ledger.sqlite") as ledger:
+        found = {r.sha256: r for r in ledger.find_accepted(code)}
+        if len(found) != 1:
+            if found:
+                raise WorkspaceError(f"编号“{version}”可指多个回报：请多写几位。")
+            raise WorkspaceError(f"“{version}”不是已接收的回报：请先用 toolkit collect 收集该文件"
+                                 "（被拒收的文件不能采用，toolkit status 单位名 可查看各版本）。")
+        receipt = next(iter(found.values()))
+        ledger.choose(receipt, dt.datetime.now().isoformat(timespec="seconds"))
+    return receipt
+
+
+def versions_table(unit: str, versions: list[Version]) -> Table:
+    table = Table(title=f"{unit}：共 {len(versions)} 版回报", header_style="bold", title_justify="left")
+    for label in ("版本", "编号", "收到时间", "文件", "已填单元格", "当前", "说明"):
+        table.add_column(label, overflow="fold")
+    for v in versions:
+        table.add_row(str(v.number), v.code, v.received, v.file, "—" if v.filled < 0 else str(v.filled),
+                      "[green]当前采用[/green]" if v.current else "", v.note)
+    return table
 
 
 # --- views ---

@@ -1,5 +1,9 @@
 """The ledger: every file received, when, from where, its hash, its unit and verdict (SQLite in the workspace).
 
+An accepted file is one version of its unit's return. It becomes the unit's current return unless it is
+`held` (a blank template, fewer filled cells than the current one: the reason is kept) or the coordinator
+chose another version since (`choices`, by `toolkit accept`).
+
 Each file is archived under its content hash *before* its row is committed, and rows are committed
 in small groups, so a collect killed at any point loses no file and counts nothing twice: the rows of
 the group in progress are simply written again by the next collect.
@@ -26,11 +30,20 @@ CREATE TABLE IF NOT EXISTS receipts (
     verdict TEXT NOT NULL,
     reason TEXT NOT NULL DEFAULT '',
     identified_by TEXT NOT NULL DEFAULT '',
-    archive TEXT NOT NULL
+    archive TEXT NOT NULL,
+    held TEXT NOT NULL DEFAULT '',
+    filled INTEGER NOT NULL DEFAULT -1
 );
 CREATE UNIQUE INDEX IF NOT EXISTS receipts_one_return_per_content ON receipts(sha256) WHERE verdict != 'skipped';
 CREATE INDEX IF NOT EXISTS receipts_by_unit ON receipts(unit, received_at);
 CREATE INDEX IF NOT EXISTS receipts_by_content ON receipts(sha256, source);  -- `seen`: a re-collect asks for every file
+CREATE TABLE IF NOT EXISTS choices (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    unit TEXT NOT NULL,
+    receipt INTEGER NOT NULL,
+    after INTEGER NOT NULL,
+    chosen_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS checks (
     sha256 TEXT NOT NULL,
     key TEXT NOT NULL,
@@ -56,6 +69,8 @@ class Receipt:
     reason: str
     identified_by: str
     archive: str
+    held: str = ""  # why this accepted version did not become the unit's current return
+    filled: int = -1  # answer cells filled in (-1: not counted, a ledger of toolkit 0.x)
 
 
 _FIELDS = [name for name in Receipt.__dataclass_fields__ if name != "id"]
@@ -73,6 +88,10 @@ class Ledger:
         # guarantee needs); only a power cut may undo the last commits, never corrupt the file.
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(receipts)")}
+        for name, kind in (("held", "TEXT NOT NULL DEFAULT ''"), ("filled", "INTEGER NOT NULL DEFAULT -1")):
+            if name not in columns:  # a ledger written by toolkit 0.x
+                self.db.execute(f"ALTER TABLE receipts ADD COLUMN {name} {kind}")
 
     def close(self) -> None:
         self.db.close()
@@ -127,15 +146,42 @@ class Ledger:
         return [Receipt(*row) for row in self.db.execute("SELECT * FROM receipts ORDER BY id")]
 
     def current_returns(self) -> dict[str, Receipt]:
-        """Each unit's latest accepted return (by when it was collected, then by order of arrival)."""
+        """Each unit's current return: its latest accepted version not held back (by when it was collected, then
+        by order of arrival), or the version the coordinator chose, unless a new version came after the choice."""
+        choices = {unit: (receipt, after) for unit, receipt, after in
+                   self.db.execute("SELECT unit, receipt, after FROM choices ORDER BY id")}
         current: dict[str, Receipt] = {}
-        for row in self.db.execute(
-            "SELECT * FROM receipts WHERE verdict = ? ORDER BY received_at, id", (ACCEPTED,)
-        ):
-            receipt = Receipt(*row)
+        for receipt in self._accepted():
+            chosen = choices.get(receipt.unit)
+            if receipt.held or (chosen is not None and receipt.id <= chosen[1]):
+                continue  # held back, or arrived before the coordinator's choice
             current[receipt.unit] = receipt
+        for unit, (receipt_id, _after) in choices.items():
+            if unit not in current and (chosen_receipt := self.receipt(receipt_id)) is not None:
+                current[unit] = chosen_receipt
         return current
 
-    def versions(self, unit: str) -> list[Receipt]:
+    def _accepted(self, unit: str | None = None) -> list[Receipt]:
+        where, args = ("AND unit = ?", (ACCEPTED, unit)) if unit is not None else ("", (ACCEPTED,))
         return [Receipt(*row) for row in self.db.execute(
-            "SELECT * FROM receipts WHERE verdict = ? AND unit = ? ORDER BY received_at, id", (ACCEPTED, unit))]
+            f"SELECT * FROM receipts WHERE verdict = ? {where} ORDER BY received_at, id", args)]
+
+    def versions(self, unit: str) -> list[Receipt]:
+        """Every accepted version of a unit's return, the held ones too, in the order they came."""
+        return self._accepted(unit)
+
+    def receipt(self, receipt_id: int) -> Receipt | None:
+        row = self.db.execute("SELECT * FROM receipts WHERE id = ?", (receipt_id,)).fetchone()
+        return Receipt(*row) if row else None
+
+    def find_accepted(self, sha_prefix: str) -> list[Receipt]:
+        """Accepted versions whose content hash starts with `sha_prefix`."""
+        return [Receipt(*row) for row in self.db.execute(
+            "SELECT * FROM receipts WHERE verdict = ? AND sha256 LIKE ? ORDER BY id", (ACCEPTED, f"{sha_prefix}%"))]
+
+    def choose(self, receipt: Receipt, chosen_at: str) -> None:
+        """The coordinator's choice: `receipt` is its unit's current return until a newer version arrives."""
+        last = self.db.execute("SELECT COALESCE(MAX(id), 0) FROM receipts").fetchone()[0]
+        with self.batch():
+            self.db.execute("INSERT INTO choices (unit, receipt, after, chosen_at) VALUES (?, ?, ?, ?)",
+                            (receipt.unit, receipt.id, last, chosen_at))

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from toolkit.model.text import match_key
 from toolkit.store.files import write_text
 from toolkit.store.workspace import MANIFEST, Workspace, WorkspaceError, secret_check
 
@@ -55,6 +56,22 @@ def write_manifest(ws: Workspace, manifest: dict[str, Any]) -> None:
              f"{'、'.join(entry.get('items', []))}" for unit, entry in manifest["units"].items()]
     write_text(ws.outbox / LISTING, "单位\t填报表\t事项序号\n" + "\n".join(lines) + "\n", bom=True)
     (ws.outbox / MANIFEST).unlink(missing_ok=True)  # toolkit 0.x's copy held every unit's token
+
+
+def resolve_units(names: list[str], known: list[str]) -> list[str]:
+    """Units as the user typed them: the exact name, else the one name containing it (科技局 → 市科技局)."""
+    out: list[str] = []
+    for name in names:
+        key = match_key(name)
+        exact = [u for u in known if match_key(u) == key]
+        partial = [u for u in known if key and key in match_key(u)]
+        found = exact or partial
+        if len(found) != 1:
+            why = f"可指多个单位（{'、'.join(found)}）" if found else "不是本次分发名单中的单位"
+            raise WorkspaceError(f"“{name}”{why}：请写单位全称（toolkit status 可查看单位名单）。")
+        if found[0] not in out:
+            out.append(found[0])
+    return out
 
 
 def _read_json(path: Path) -> Any:

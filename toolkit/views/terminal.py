@@ -22,7 +22,8 @@ def console(*, stderr: bool = False) -> Console:
         reconfigure(errors="replace")
     return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
-VERDICT_WORDS = {"accepted": "[green]已接收[/green]", "refused": "[red]拒收[/red]", "skipped": "[yellow]跳过[/yellow]"}
+VERDICT_WORDS = {"accepted": "[green]已接收[/green]", "held": "[yellow]已存档未采用[/yellow]", "refused": "[red]拒收[/red]",
+                 "skipped": "[yellow]跳过[/yellow]"}
 STYLES = {"error": "red", "warning": "yellow"}
 TERMINAL_HIDDEN = {"code", "file"}  # too long for a terminal; in --json and the Excel report
 
