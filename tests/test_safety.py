@@ -11,6 +11,7 @@ import sqlite3
 import zipfile
 from pathlib import Path
 
+import openpyxl
 from returns import UNIT, UNIT_ITEMS, example_answers, make_return, manifest, template_path
 
 from toolkit.store.workspace import Workspace
@@ -120,3 +121,62 @@ def test_blank_fewer_filled_and_summary_files_never_replace_a_good_return(ws: Wo
 
     unknown = cli("accept", "0123456789ab", "-w", ws.root)
     assert unknown.exit_code == 2 and "不是已接收的回报" in unknown.output
+
+
+# --- 1. the target list changes after distribute ---
+
+def fill_every_unit(ws: Workspace, inbox: Path) -> Path:
+    inbox.mkdir(parents=True, exist_ok=True)
+    for unit in manifest(ws)["units"]:
+        make_return(ws, inbox / f"{unit}.xlsx", unit)
+    return inbox
+
+
+def edit_list(path: Path, *, reword: tuple[str, str] | None = None, delete: str | None = None,
+              add: str | None = None, lead: tuple[str, str] | None = None) -> None:
+    """The coordinator edits the target list (header in row 1) in Excel."""
+    book = openpyxl.load_workbook(path)
+    sheet = book.worksheets[0]
+    header = {c.value: c.column for c in sheet[1]}
+    row_of = {str(sheet.cell(r, header["序号"]).value): r for r in range(2, sheet.max_row + 1)}
+    if reword:
+        sheet.cell(row_of[reword[0]], header["第1季度目标"]).value = reword[1]
+    if lead:
+        sheet.cell(row_of[lead[0]], header["责任单位"]).value = lead[1]
+    if add:
+        sheet.append([add if c.value == "序号" else sheet.cell(row_of["1"], c.column).value for c in sheet[1]])
+    if delete:
+        sheet.delete_rows(row_of[delete])
+    book.save(path)
+
+
+def test_a_list_changed_after_distribute_is_noticed_and_never_merged_as_complete(ws: Workspace, cli,
+                                                                                  tmp_path: Path) -> None:
+    inbox = fill_every_unit(ws, tmp_path / "inbox")
+    assert cli("collect", inbox, "-w", ws.root).exit_code == 0
+    first = cli("merge", "-w", ws.root)
+    assert first.exit_code == 0, first.output
+    summary = next((ws.root / "reports").glob("*汇总表.xlsx"))
+    before = summary.read_bytes()
+
+    edit_list(ws.targets_path, reword=("45", "分发后改过的目标。"), delete="2", add="999", lead=("6", "市科技局"))
+    expected = ["第45项的“第1季度目标”在分发后改过", "第2项已从清单中删除", "第999项是分发后才加入清单的",
+                "第6项的牵头单位已由市工业和信息化局改为市科技局"]
+    for command in (("collect", inbox), ("validate",), ("status",)):
+        result = cli(*command, "-w", ws.root)
+        assert "目标任务清单在分发后改过（4 项）" in result.output, command
+        assert all(text in result.output for text in expected), (command, result.output)
+    refused = cli("merge", "-w", ws.root)
+    assert refused.exit_code == 1 and "未生成汇总表" in refused.output
+    assert all(text in refused.output for text in expected)
+    assert summary.read_bytes() == before  # the complete summary of what was issued is left as it was
+
+    draft = cli("merge", "--allow-missing", "-w", ws.root)
+    assert draft.exit_code == 3, draft.output
+
+    again = cli("distribute", "-w", ws.root)
+    assert again.exit_code == 0, again.output
+    assert "清单有变、已更新（3）：" in again.output
+    changed_line = next(line for line in again.output.splitlines() if "清单有变、已更新" in line)
+    assert {"市发展改革委", "市工业和信息化局", "市科技局"} <= set(changed_line.split("：", 1)[1].split("、"))
+    assert "目标任务清单在分发后改过" not in cli("status", "-w", ws.root).output

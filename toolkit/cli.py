@@ -68,6 +68,15 @@ def writing(workspace: Path | None) -> Iterator[Workspace]:
         yield ws
 
 
+def report_changes(ws: Workspace, changes: list | None = None) -> None:
+    """The target list's items that differ from what the units were sent, if any."""
+    from toolkit.store.manifest import target_list_changes
+
+    changes = target_list_changes(ws) if changes is None else changes
+    if changes:
+        print_findings(changes, title=f"目标任务清单在分发后改过（{len(changes)} 项），与发出的填报表不一致")
+
+
 def as_of_time(text: str | None) -> dt.datetime:
     try:
         return parse_as_of(text)
@@ -165,6 +174,7 @@ def collect(
                 if counts["held"] else ""
             console().print(f"共 {len(records)} 个文件：接收 {counts['accepted']}{held}，拒收 {counts['refused']}，"
                           f"跳过 {counts['skipped']}。下一步：toolkit validate")
+            report_changes(ws)
         raise typer.Exit(1 if any(r.verdict in ("refused", "held") for r in records) else 0)
 
 
@@ -187,8 +197,9 @@ def validate(
         if as_json:
             print(json.dumps(findings_json(found), ensure_ascii=False, indent=1))
         else:
-            if found:
-                print_findings(found)
+            report_changes(ws, result.changes)
+            if len(found) > len(result.changes):
+                print_findings(found[len(result.changes):])
             console().print(f"已校验 {len(result.returns)} 个单位的回报：错误 {errors}，警告 {len(found) - errors}；"
                           f"{len(result.not_returned)} 个单位尚未报送（toolkit status 查看）。")
             console().print(f"问题清单：{report_path(ws)}")
@@ -219,8 +230,10 @@ def merge(
         if result.with_errors:
             listed = "、".join(f"{u}（{n}个错误）" for u, n in result.with_errors.items())
             console().print(f"[yellow]回报有错误：[/yellow]{listed}（toolkit validate 查看原因）")
+        report_changes(ws, result.changes)
         if result.outcome == REFUSED:
-            console().print("[red]未生成汇总表。[/red]请催报或退回修改后重新 collect；"
+            console().print("[red]未生成汇总表。[/red]请催报或退回修改后重新 collect"
+                          f"{'，清单的改动按上面所说处理' if result.changes else ''}；"
                           "如需先出一版，请加 --allow-missing（相关事项将标注“未报送”或“待核实”）。")
             raise typer.Exit(REFUSED)
         console().print(f"汇总表：{result.path}（{len(result.rows)} 项）")
@@ -312,6 +325,7 @@ def status(
     else:
         console().print(status_table(report))
         console().print(report.totals_line())
+        report_changes(ws)
         if report.unattributed:
             console().print(f"[yellow]另有 {len(report.unattributed)} 个文件被拒收且无法识别单位[/yellow]"
                           "（--html 网页中列出）。")

@@ -16,7 +16,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 
 from toolkit.excel.layout import new_workbook, row_height, write_contact_row, write_text_cell
 from toolkit.excel.sheets import find_header, read_grids
-from toolkit.excel.targetlist import Item, TargetList, is_collective, normalise_seq
+from toolkit.excel.targetlist import Item, TargetList, is_collective, normalise_seq, prefilled_values
 from toolkit.model import stamp as stamps
 from toolkit.model.findings import Finding
 from toolkit.model.parallel import AUTO, no_progress, worker_count
@@ -82,14 +82,6 @@ class Blueprint:
     validations: tuple[tuple[int, dict[str, Any]], ...]  # (column, options) in the order they are added
     marks: tuple[tuple[int, str], ...]  # (column, formula) of each rule's red mark
     notice: dict[str, Any]  # the notice's words that are the same for every unit
-
-
-def prefilled_values(spec: Spec, item: Item) -> dict[str, str]:
-    """An item's prefilled cells by column key, 责任单位 one unit per line (lead first)."""
-    out = {}
-    for col in spec.prefilled:
-        out[col.key] = "\n".join(item.units_column) if col.role == "units" else item.values.get(col.key, "")
-    return out
 
 
 def plan(ws: Workspace, targets: TargetList) -> list[UnitIssue]:

@@ -13,11 +13,12 @@ from pathlib import Path
 from toolkit.excel.targetlist import TargetList
 from toolkit.excel.upstream import write_return
 from toolkit.model.checks import CheckedReturn
+from toolkit.model.findings import Finding
 from toolkit.model.parallel import no_progress
 from toolkit.model.spec import CONTRIBUTION, Spec, render
 from toolkit.store.checked import ValidationResult, checked_returns
 from toolkit.store.files import atomic_path
-from toolkit.store.manifest import read_manifest
+from toolkit.store.manifest import changes_since_issue, read_manifest
 from toolkit.store.workspace import Workspace, WorkspaceError
 from toolkit.summary import SummaryError, SummaryRow, SummaryStyle, UnitContact, missing_line, write_summary
 
@@ -32,20 +33,27 @@ class MergeResult:
     with_errors: dict[str, int] = field(default_factory=dict)  # unit -> errors in its current return
     rows: list[SummaryRow] = field(default_factory=list)
     upstream: Path | None = None  # this level's return to the level above (multi-level campaigns)
+    changes: list[Finding] = field(default_factory=list)  # items of the target list unlike what was issued
 
 
 def summary_rows(spec: Spec, targets: TargetList, checked: ValidationResult,
-                 co_returns: dict[str, CheckedReturn] | None = None) -> list[SummaryRow]:
+                 co_returns: dict[str, CheckedReturn] | None = None,
+                 changes: list[Finding] | None = None) -> list[SummaryRow]:
     """One row per item: answers of the lead unit's current return, or the reason there are none.
+
+    An item its lead unit was never sent (added, or given another lead, after distribute) has no answer; one
+    whose text changed since is unverified: the unit answered the text it was sent.
 
     Co-organisers' contributions (returns without errors) are placed under the lead's text, labelled
     with the unit's name as the preset's [co_organisers].format says (like the seed's `（市教育局负责）`).
     """
     rows = []
     unverified = {unit for unit, r in checked.returns.items() if r.errors}  # counted once a return, not once an item
+    not_sent = {f.item for f in changes or () if f.code in ("issue-item-added", "issue-item-lead-changed")}
+    reworded = {f.item for f in changes or () if f.code == "issue-item-reworded"}
     for item in targets.items:
         current = checked.returns.get(item.lead)
-        if current is None:
+        if current is None or item.seq in not_sent:
             rows.append(SummaryRow(item, {}, "missing"))
             continue
         answers = current.answers.get(item.seq, {})  # shared, not copied: a row's answers are only read
@@ -57,7 +65,7 @@ def summary_rows(spec: Spec, targets: TargetList, checked: ValidationResult,
                      and (text := co.answers.get(item.seq, {}).get(CONTRIBUTION, "").strip())]
             if notes:
                 answers = {**answers, into: "\n".join([answers.get(into, ""), *notes]).strip("\n")}
-        rows.append(SummaryRow(item, answers, "unverified" if item.lead in unverified else "ok"))
+        rows.append(SummaryRow(item, answers, "unverified" if item.lead in unverified or item.seq in reworded else "ok"))
     return rows
 
 
@@ -75,15 +83,16 @@ def merge(ws: Workspace, output: Path | None = None, *, allow_missing: bool = Fa
     missing = [u for u in leads if u not in checked.returns]
     with_errors = {u: r.errors for u, r in checked.returns.items() if r.errors and u in leads}
     spec = ws.spec.without_previous()
+    changes = changes_since_issue(ws, targets, manifest)
     result = MergeResult(COMPLETE, missing=missing, with_errors=with_errors,
-                         rows=summary_rows(spec, targets, checked, co_returns))
-    if (missing or with_errors) and not allow_missing:
+                         rows=summary_rows(spec, targets, checked, co_returns, changes), changes=changes)
+    if (missing or with_errors or changes) and not allow_missing:
         result.outcome = REFUSED
         return result
     contacts = [UnitContact(unit, r.contact, r.received_at.replace("T", " "), r.file)
                 for unit, r in checked.returns.items()]
     path = output or ws.reports / ws.file_name("summary")
-    if missing or with_errors:
+    if missing or with_errors or changes:
         result.outcome = PARTIAL
     try:
         style = SummaryStyle.from_config(ws.config.get("summary", {}) or {})

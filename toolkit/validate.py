@@ -7,7 +7,7 @@ from pathlib import Path
 
 from toolkit.model.parallel import no_progress
 from toolkit.store.checked import ValidationResult, checked_returns
-from toolkit.store.manifest import read_manifest
+from toolkit.store.manifest import read_manifest, target_list_changes
 from toolkit.store.workspace import Workspace
 from toolkit.views.report import write_findings_xlsx
 
@@ -15,6 +15,7 @@ from toolkit.views.report import write_findings_xlsx
 def validate(ws: Workspace, tick: Callable[[], None] = no_progress) -> ValidationResult:
     """Every current return checked (kept checks reused), the findings written to `report_path(ws)`."""
     result = checked_returns(ws, tick, read_manifest(ws))
+    result.changes = target_list_changes(ws)
     write_findings_xlsx(report_path(ws), result.findings, f"{ws.spec.title} 校验结果")
     return result
 

@@ -67,6 +67,14 @@ class TargetList:
         return self.aliases.get(match_key(name))
 
 
+def prefilled_values(spec: Spec, item: Item) -> dict[str, str]:
+    """An item's prefilled cells by column key, 责任单位 one unit per line (lead first)."""
+    out = {}
+    for col in spec.prefilled:
+        out[col.key] = "\n".join(item.units_column) if col.role == "units" else item.values.get(col.key, "")
+    return out
+
+
 def is_footnote(text: str) -> bool:
     """注：… under a table (labels.toml footnote_prefixes): the end of the items, not an item."""
     return text.strip().startswith(tuple(labels()["footnote_prefixes"]))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from toolkit import __version__
 from toolkit.excel import intake
@@ -27,10 +27,11 @@ CHECK_FORMAT = "2"  # bump when CheckedReturn.to_json changes: checks kept in an
 class ValidationResult:
     returns: dict[str, CheckedReturn]
     not_returned: list[str]
+    changes: list[Finding] = field(default_factory=list)  # the target list against what was issued
 
     @property
     def findings(self) -> list[Finding]:
-        return [f for r in self.returns.values() for f in r.findings]
+        return [*self.changes, *(f for r in self.returns.values() for f in r.findings)]
 
 
 def checked_returns(ws: Workspace, tick: Callable[[], None] = no_progress,

@@ -13,6 +13,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from toolkit.excel.targetlist import TargetList, prefilled_values
+from toolkit.model import findings
+from toolkit.model.findings import Finding
 from toolkit.model.text import match_key
 from toolkit.store.files import write_text
 from toolkit.store.workspace import MANIFEST, Workspace, WorkspaceError, secret_check
@@ -56,6 +59,39 @@ def write_manifest(ws: Workspace, manifest: dict[str, Any]) -> None:
              f"{'、'.join(entry.get('items', []))}" for unit, entry in manifest["units"].items()]
     write_text(ws.outbox / LISTING, "单位\t填报表\t事项序号\n" + "\n".join(lines) + "\n", bom=True)
     (ws.outbox / MANIFEST).unlink(missing_ok=True)  # toolkit 0.x's copy held every unit's token
+
+
+def target_list_changes(ws: Workspace) -> list[Finding]:
+    """How the target list differs from what was issued (nothing when the list has errors: they are reported
+    by the command that needs the list)."""
+    targets, problems = ws.load_targets()
+    if any(p.is_error for p in problems):
+        return []
+    return changes_since_issue(ws, targets, read_manifest(ws))
+
+
+def changes_since_issue(ws: Workspace, targets: TargetList, manifest: dict[str, Any]) -> list[Finding]:
+    """Items of the target list that differ from what the lead units were sent: added, deleted, given another
+    lead, or with other prefilled text. Empty before the first distribute."""
+    issued = {unit: entry for unit, entry in manifest.get("units", {}).items() if entry.get("role", "lead") == "lead"}
+    lead_of = {seq: unit for unit, entry in issued.items() for seq in entry.get("items", [])}
+    if not lead_of:
+        return []
+    spec, changes = ws.spec, []
+    for item in targets.items:
+        old = lead_of.pop(item.seq, None)
+        if old is None:
+            changes.append(findings.make("issue-item-added", item=item.seq, unit=item.lead))
+        elif old != item.lead:
+            changes.append(findings.make("issue-item-lead-changed", item=item.seq, unit=item.lead, old=old))
+        else:
+            sent = issued[old].get("prefilled", {}).get(item.seq, {})
+            now = prefilled_values(spec, item)
+            differ = [spec.column(key).label for key in now if key in sent and sent[key] != now[key]]
+            if differ:
+                changes.append(findings.make("issue-item-reworded", item=item.seq, unit=old, columns="、".join(differ)))
+    changes += [findings.make("issue-item-deleted", item=seq, unit=unit) for seq, unit in lead_of.items()]
+    return changes
 
 
 def resolve_units(names: list[str], known: list[str]) -> list[str]:
