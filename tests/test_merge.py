@@ -31,9 +31,11 @@ def test_a_missing_unit_stops_merge_until_allowed_then_its_items_are_marked(tmp_
     assert "市商务局" in refused.output and "--allow-missing" in refused.output
 
     partial = cli("merge", "-o", str(out), "--allow-missing", "-w", str(ws.root))
-    assert partial.exit_code == 3 and out.is_file(), partial.output
-    sheet = openpyxl.load_workbook(out).worksheets[0]
+    draft = tmp_path / "汇总表（草稿）.xlsx"  # named and titled a draft, never taken for the final summary
+    assert partial.exit_code == 3 and draft.is_file() and not out.exists(), partial.output
+    sheet = openpyxl.load_workbook(draft).worksheets[0]
     texts = [str(c.value) for row in sheet.iter_rows(max_row=4) for c in row if c.value]
+    assert texts[0].endswith("（草稿）")
     assert any("1个单位未报送（市商务局）" in t for t in texts)
     header = next(r for r in range(1, 10) if sheet.cell(r, 1).value == "序号")
     status = [c.value for c in sheet[header]].index("是否完成") + 1

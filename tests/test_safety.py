@@ -180,3 +180,39 @@ def test_a_list_changed_after_distribute_is_noticed_and_never_merged_as_complete
     changed_line = next(line for line in again.output.splitlines() if "清单有变、已更新" in line)
     assert {"市发展改革委", "市工业和信息化局", "市科技局"} <= set(changed_line.split("：", 1)[1].split("、"))
     assert "目标任务清单在分发后改过" not in cli("status", "-w", ws.root).output
+
+
+# --- 5. outputs never overwrite inputs ---
+
+def test_outputs_never_overwrite_the_workspaces_inputs_or_a_foreign_file(ws: Workspace, cli, tmp_path: Path) -> None:
+    good = make_return(ws, tmp_path / "inbox" / "good.xlsx")
+    assert cli("collect", good, "-w", ws.root).exit_code == 0
+    inputs = {p: p.read_bytes() for p in (ws.targets_path, ws.config.path, ws.state / "ledger.sqlite",
+                                          ws.state / "secret", template_path(ws, UNIT))}
+    archived = next((ws.root / "archive").iterdir())
+    inputs[archived] = archived.read_bytes()
+    for path, word in ((ws.targets_path, "目标任务清单"), (ws.config.path, "配置文件"),
+                       (ws.state / "ledger.sqlite", "工作区状态文件夹"), (archived, "存档文件夹"),
+                       (template_path(ws, UNIT), "发出的填报表文件夹")):
+        for command in (("merge", "--allow-missing", "--force", "-o", path), ("status", "--html", path, "--force")):
+            result = cli(*command, "-w", ws.root)
+            assert result.exit_code == 2 and word in result.output and "覆盖输入" in result.output, (command, result.output)
+    device = cli("status", "--html", "/dev/null", "-w", ws.root)
+    assert device.exit_code == 2 and "不是普通文件" in device.output
+    assert {p: p.read_bytes() for p in inputs} == inputs
+
+    foreign = tmp_path / "out" / "汇总（草稿）.xlsx"
+    foreign.parent.mkdir()
+    foreign.write_bytes(b"the coordinator's own file")
+    refused = cli("merge", "--allow-missing", "-o", tmp_path / "out" / "汇总.xlsx", "-w", ws.root)
+    assert refused.exit_code == 2 and "已存在，且不是 toolkit 写出的文件" in refused.output and "--force" in refused.output
+    assert foreign.read_bytes() == b"the coordinator's own file"
+    forced = cli("merge", "--allow-missing", "--force", "-o", tmp_path / "out" / "汇总.xlsx", "-w", ws.root)
+    assert forced.exit_code == 3 and "这是草稿" in forced.output and foreign.read_bytes() != b"the coordinator's own file"
+    again = cli("merge", "--allow-missing", "-o", tmp_path / "out" / "汇总.xlsx", "-w", ws.root)
+    assert again.exit_code == 3, again.output  # written by the toolkit there before: no --force needed
+    assert not (tmp_path / "out" / "汇总.xlsx").exists()  # a draft never takes the final summary's name
+
+    page = tmp_path / "进度.html"
+    assert cli("status", "--html", page, "-w", ws.root).exit_code == 1 and page.is_file()
+    assert cli("status", "--html", page, "-w", ws.root).exit_code == 1  # its own page again

@@ -30,6 +30,8 @@ app = typer.Typer(
 
 JobsOption = Annotated[int, typer.Option(
     "--jobs", "-j", min=0, help="并行进程数：0 为自动（文件多时每个 CPU 核一个进程），1 为单进程；结果都相同")]
+ForceOption = Annotated[bool, typer.Option(
+    "--force", help="输出文件已存在且不是 toolkit 写出的时，仍然覆盖（工作区的清单、配置、台账、存档等永不覆盖）")]
 WorkspaceOption = Annotated[
     Path | None, typer.Option("-w", "--workspace", help="工作区文件夹（默认：当前文件夹或其上级中的工作区）")
 ]
@@ -214,17 +216,18 @@ def merge(
         "--allow-missing", help="有单位未报送或回报有错误时仍然汇总，相关事项标注“未报送”或“待核实”")] = False,
     group_by: Annotated[str | None, typer.Option("--group-by", help="按 leader（分管领导）或 unit（牵头单位）分组")] = None,
     pdf: Annotated[bool, typer.Option("--pdf", help="同时用 LibreOffice 导出 PDF")] = False,
+    force: ForceOption = False,
     workspace: WorkspaceOption = None,
 ) -> None:
     """汇总为正式汇总表（按序号排列）。退出码：0 完整汇总，1 未汇总（有单位未报送或回报有错误），3 已带标注汇总。"""
-    from toolkit.merge import REFUSED
+    from toolkit.merge import PARTIAL, REFUSED
     from toolkit.merge import merge as run
 
     if group_by not in (None, "leader", "unit"):
         raise WorkspaceError(f"--group-by 只能是 leader 或 unit，而不是“{group_by}”。")
     with writing(workspace) as ws:
         with progress("汇总", None) as tick:
-            result = run(ws, output, allow_missing=allow_missing, group_by=group_by, tick=tick)
+            result = run(ws, output, allow_missing=allow_missing, group_by=group_by, tick=tick, force=force)
         if result.missing:
             console().print(f"[yellow]未报送（{len(result.missing)}）：[/yellow]{'、'.join(result.missing)}")
         if result.with_errors:
@@ -237,6 +240,8 @@ def merge(
                           "如需先出一版，请加 --allow-missing（相关事项将标注“未报送”或“待核实”）。")
             raise typer.Exit(REFUSED)
         console().print(f"汇总表：{result.path}（{len(result.rows)} 项）")
+        if result.outcome == PARTIAL:
+            console().print("[yellow]这是草稿（文件名和标题都标有“草稿”），不是正式汇总表。[/yellow]")
         if result.upstream:
             console().print(f"上报上级的填报表（已按汇总结果填好）：{result.upstream}")
         if pdf and result.path:
@@ -302,6 +307,7 @@ def status(
     html: Annotated[Path | None, typer.Option("--html", help="同时写出一个网页（手机可看、可打印）")] = None,
     as_of: Annotated[str | None, typer.Option(
         "--as-of", help="按此时间判断是否逾期（如 2022-04-16 或 2022-04-16T09:30；默认现在）")] = None,
+    force: ForceOption = False,
     workspace: WorkspaceOption = None,
 ) -> None:
     """报送进度：每个单位的状态、收到时间、版本数、是否逾期、错误与警告数。退出码：0 全部已通过，1 尚有单位未通过，2 无法运行。"""
@@ -317,9 +323,12 @@ def status(
             for unit, versions in listed.items():
                 console().print(versions_table(unit, versions))
         return
+    if html:
+        ws.check_output(html, force=force)
     report = build_status(ws, as_of_time(as_of))
     if html:
         write_html(ws, report, html)
+        ws.record_output(html)
     if as_json:
         print(json.dumps([r.to_json() for r in report.rows], ensure_ascii=False, indent=1))
     else:
@@ -355,6 +364,7 @@ def remind(
     as_of: Annotated[str | None, typer.Option(
         "--as-of", help="按此时间判断是否逾期（如 2022-04-16 或 2022-04-16T09:30；默认现在）")] = None,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="写入的文件夹（默认：工作区的 reminders/）")] = None,
+    force: ForceOption = False,
     workspace: WorkspaceOption = None,
 ) -> None:
     """催报：为每个未报送、逾期未报的单位写一份催报通知，并写一份催报清单；已发来文件的单位的旧通知会被删除。"""
@@ -362,7 +372,7 @@ def remind(
 
     with writing(workspace) as ws:
         report = build_status(ws, as_of_time(as_of))
-        result = write_reminders(ws, report, output)
+        result = write_reminders(ws, report, output, force=force)
         rows = {r.unit: r for r in report.rows}
         if result.notices:
             console().print(f"已为 {len(result.notices)} 个单位写好催报通知：")

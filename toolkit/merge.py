@@ -7,7 +7,7 @@ with a unit missing or a return with errors writes nothing; `allow_missing` mark
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from toolkit.excel.targetlist import TargetList
@@ -69,8 +69,21 @@ def summary_rows(spec: Spec, targets: TargetList, checked: ValidationResult,
     return rows
 
 
+DRAFT = "（草稿）"  # in the file name and the title of a summary with items marked
+
+
+def draft_path(path: Path) -> Path:
+    return path.with_name(f"{path.stem}{DRAFT}{path.suffix}")
+
+
 def merge(ws: Workspace, output: Path | None = None, *, allow_missing: bool = False,
-          group_by: str | None = None, tick: Callable[[], None] = no_progress) -> MergeResult:
+          group_by: str | None = None, tick: Callable[[], None] = no_progress, force: bool = False) -> MergeResult:
+    """The summary (`output`, else in reports/); with items missing, unverified or changed since they were
+    issued, nothing unless `allow_missing`, and then a draft (named and titled so). `output` never overwrites
+    the workspace's inputs, nor an existing file the toolkit did not write there, unless `force`."""
+    if output is not None:
+        for candidate in (output, draft_path(output)):
+            ws.check_output(candidate, force=force)
     targets, problems = ws.load_targets()
     if any(p.is_error for p in problems):
         raise WorkspaceError(f"目标任务清单 {ws.targets_path.name} 有错误，无法汇总：请先运行 toolkit distribute 查看并修改。")
@@ -94,6 +107,8 @@ def merge(ws: Workspace, output: Path | None = None, *, allow_missing: bool = Fa
     path = output or ws.reports / ws.file_name("summary")
     if missing or with_errors or changes:
         result.outcome = PARTIAL
+        path = draft_path(path)
+        spec = replace(spec, title=f"{spec.title}{DRAFT}")
     try:
         style = SummaryStyle.from_config(ws.config.get("summary", {}) or {})
     except SummaryError as exc:
@@ -102,6 +117,8 @@ def merge(ws: Workspace, output: Path | None = None, *, allow_missing: bool = Fa
         write_summary(tmp, spec, result.rows, contacts, coordinator=ws.coordinator_contact(),
                       missing_line=missing_line(spec, result.rows), style=style, group_by=group_by)
     result.path = path
+    if output is not None:
+        ws.record_output(path)
     result.upstream = write_return(ws.state, path.parent, spec,
                                    {r.item.seq: r.filled for r in result.rows if r.state != "missing"},
                                    ws.coordinator_contact())

@@ -374,13 +374,20 @@ def _item_lines(ws: Workspace, issued: dict[str, Any], row: StatusRow, limit: in
     return out
 
 
-def write_reminders(ws: Workspace, report: StatusReport, folder: Path | None = None) -> Reminders:
+def write_reminders(ws: Workspace, report: StatusReport, folder: Path | None = None, *,
+                    force: bool = False) -> Reminders:
     """One notice per unit that has not reported (UTF-8 with BOM, for Notepad) and one list for the coordinator.
 
     Notices of units that have reported since are removed, so the folder holds only who is still to chase.
+    In a folder of the coordinator's choice (`folder`), no file the toolkit did not write there is overwritten
+    or removed unless `force`.
     """
-    folder = folder or ws.root / "reminders"
     issued = read_manifest(ws).get("units", {})
+    custom = folder is not None
+    if folder is not None:
+        for path in [folder / REMINDER_LIST, *(folder / reminder_name(r.unit) for r in report.missing)]:
+            ws.check_output(path, force=force)
+    folder = folder or ws.root / "reminders"
     env = _env()
     env.autoescape = False
     env.keep_trailing_newline = True
@@ -401,7 +408,7 @@ def write_reminders(ws: Workspace, report: StatusReport, folder: Path | None = N
     removed = []
     for unit in issued:
         path = folder / reminder_name(unit)
-        if unit not in notices and path.is_file():
+        if unit not in notices and path.is_file() and (not custom or ws.owns(path)):
             path.unlink()
             removed.append(path)
     listing = folder / REMINDER_LIST
@@ -409,4 +416,6 @@ def write_reminders(ws: Workspace, report: StatusReport, folder: Path | None = N
     write_text(listing, env.get_template("remind-list.txt.j2").render(
         **common, rows=report.missing, sent=sent, total=len(report.rows), days_left=days_left,
         notices={unit: path.name for unit, path in notices.items()}), bom=True)
+    if custom:
+        ws.record_output(*notices.values(), listing)
     return Reminders(folder, notices, listing, removed)

@@ -28,6 +28,7 @@ CONFIG_NAME = "toolkit.toml"
 STATE_DIR = ".toolkit"
 PREVIOUS_FILE = "previous.json"  # in the state folder
 MANIFEST = "manifest.json"  # in the state folder: what was issued, with each unit's token
+OUTPUTS = "outputs.json"  # in the state folder: files the toolkit wrote where the coordinator asked (-o, --html)
 
 
 class WorkspaceError(RuntimeError):
@@ -155,6 +156,42 @@ class Workspace:
     def secret(self) -> bytes:
         """Read once per workspace object: collect checks the stamp of every return with it."""
         return self._secret
+
+    def check_output(self, path: Path, *, force: bool = False) -> Path:
+        """`path`, when a command may write it: never the workspace's own inputs (target list, config, ledger and
+        state, archive, outbox, inbox), never a device or folder; an existing file the toolkit did not write
+        there before only with `force`. Checked before any work, so a refused path costs nothing."""
+        target = path.resolve()
+        protected = {self.targets_path.resolve(): "目标任务清单", self.config.path.resolve(): "配置文件"}
+        folders = {self.state: "工作区状态文件夹（台账、密钥、发放记录）", self.root / "archive": "存档文件夹",
+                   self.outbox: "发出的填报表文件夹", self.root / "inbox": "收件文件夹"}
+        what = protected.get(target) or next((word for folder, word in folders.items()
+                                              if target.is_relative_to(folder.resolve())), "")
+        if what:
+            raise WorkspaceError(f"不能写入 {path}：这是工作区的{what}中的文件，写入会覆盖输入。请换一个输出文件名。")
+        if target.exists() and not target.is_file():
+            raise WorkspaceError(f"不能写入 {path}：它不是普通文件（是文件夹或设备）。请换一个输出文件名。")
+        if target.exists() and not force and not self.owns(target):
+            raise WorkspaceError(f"{path} 已存在，且不是 toolkit 写出的文件：不会覆盖。请换一个输出文件名，"
+                                 "或确认可以覆盖后加 --force。")
+        return path
+
+    def record_output(self, *paths: Path) -> None:
+        """Remember files written at the coordinator's request: writing them again needs no --force."""
+        outputs = self._outputs()
+        new = {str(path.resolve()) for path in paths} - outputs
+        if new:
+            write_text(self.state / OUTPUTS, json.dumps(sorted(outputs | new), ensure_ascii=False, indent=1) + "\n")
+
+    def owns(self, path: Path) -> bool:
+        """Whether the toolkit wrote `path` at the coordinator's request (see record_output)."""
+        return str(path.resolve()) in self._outputs()
+
+    def _outputs(self) -> set[str]:
+        try:
+            return set(json.loads((self.state / OUTPUTS).read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError):
+            return set()
 
     def load_targets(self) -> tuple[TargetList, list]:
         if not self.targets_path.is_file():
