@@ -245,7 +245,7 @@ class Return:
         buffer = io.BytesIO()
         self.workbook.save(buffer)
         data = buffer.getvalue()
-        return _patch_xml(data, self._raw) if self._raw else data
+        return patch_xml(data, self._raw) if self._raw else data
 
     def save(self, out: Path) -> Path:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -268,7 +268,7 @@ class Return:
         return out
 
 
-def _patch_xml(data: bytes, replacements: dict[str, str]) -> bytes:
+def patch_xml(data: bytes, replacements: dict[str, str]) -> bytes:
     source = zipfile.ZipFile(io.BytesIO(data))
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target:

@@ -7,19 +7,30 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 import zipfile
 from pathlib import Path
 
 import openpyxl
-from returns import UNIT, UNIT_ITEMS, example_answers, make_return, manifest, template_path
+from returns import SEED_UNIT, UNIT, UNIT_ITEMS, example_answers, make_return, manifest, patch_xml, template_path
 
 from toolkit.store.workspace import Workspace
 
 
 def ledger_rows(ws: Workspace) -> list[tuple]:
-    with sqlite3.connect(ws.state / "ledger.sqlite") as db:
+    """(sha256, verdict, unit) of every receipt; none while the ledger is being created."""
+    db = sqlite3.connect(ws.state / "ledger.sqlite")
+    try:
         return db.execute("SELECT sha256, verdict, unit FROM receipts ORDER BY id").fetchall()
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        db.close()
 
 
 def readable_text(path: Path) -> str:
@@ -216,3 +227,80 @@ def test_outputs_never_overwrite_the_workspaces_inputs_or_a_foreign_file(ws: Wor
     page = tmp_path / "进度.html"
     assert cli("status", "--html", page, "-w", ws.root).exit_code == 1 and page.is_file()
     assert cli("status", "--html", page, "-w", ws.root).exit_code == 1  # its own page again
+
+
+# --- 7. interrupts and odd inboxes ---
+
+def run_toolkit(*args: str | Path, **options) -> subprocess.Popen:
+    """`toolkit ARGS` as its own process group, as a terminal runs it (Ctrl-C reaches the group)."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1]), "COLUMNS": "200"}
+    return subprocess.Popen([sys.executable, "-m", "toolkit", *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True, **options)
+
+
+def test_ctrl_c_during_collect_with_workers_stops_cleanly_and_the_rerun_finishes(ws: Workspace, cli,
+                                                                                 tmp_path: Path) -> None:
+    data = make_return(ws, tmp_path / "base.xlsx", contact={"contact_person": "PERSON-XX"}).read_bytes()
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    total = 160
+    for n in range(total):  # versions of one return, each its own bytes
+        (inbox / f"r{n:03}.xlsx").write_bytes(patch_xml(data, {"PERSON-XX": f"联系人{n:03}"}))
+    process = run_toolkit("collect", inbox, "-j", "2", "-w", ws.root)
+    ledger = ws.state / "ledger.sqlite"
+    for _ in range(3000):  # until the first files are recorded
+        if ledger.is_file() and len(ledger_rows(ws)) > 0:
+            break
+        time.sleep(0.01)
+    os.killpg(process.pid, signal.SIGINT)
+    output, _ = process.communicate(timeout=120)
+    recorded = len(ledger_rows(ws))
+    assert recorded < total, "the collect ended before Ctrl-C: nothing tested"
+    assert process.returncode == 130
+    assert output.strip().splitlines() == ["已中断：已完成的部分都已保存，重新运行同一命令即可继续。"], output
+    try:
+        os.killpg(process.pid, 0)
+        raise AssertionError("a worker process outlived the collect")
+    except ProcessLookupError:
+        pass
+    with sqlite3.connect(ledger) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+    rerun = cli("collect", inbox, "-w", ws.root)
+    assert rerun.exit_code == 0, rerun.output[-2000:]
+    assert len({sha for sha, _, _ in ledger_rows(ws)}) == total
+    assert len(list((ws.root / "archive").iterdir())) == total
+
+
+def test_odd_inbox_entries_each_get_their_own_verdict_and_the_rest_is_collected(ws: Workspace, cli,
+                                                                                tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    good = make_return(ws, inbox / "good.xlsx")
+    other = make_return(ws, tmp_path / "other.xlsx", SEED_UNIT)
+    (inbox / "loop-a.xlsx").symlink_to(inbox / "loop-b.xlsx")
+    (inbox / "loop-b.xlsx").symlink_to(inbox / "loop-a.xlsx")
+    (inbox / "to-folder").symlink_to(inbox)
+    (inbox / "回报.rar").write_bytes(b"Rar!\x1a\x07\x01\x00" + b"\x00" * 64)
+    (inbox / "回报.7z").write_bytes(b"7z\xbc\xaf\x27\x1c" + b"\x00" * 64)
+    (inbox / "来信.eml").write_text("From: a@b.cn\nSubject: 回报\n\nbody\n", encoding="utf-8")
+    (inbox / "来信.msg").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504)
+    with zipfile.ZipFile(inbox / "mac.zip", "w") as archive:
+        archive.writestr("回报/科技局.xlsx", other.read_bytes())
+        archive.writestr("__MACOSX/回报/._科技局.xlsx", b"\x00\x05\x16\x07" + b"\x00" * 60)
+
+    missing = cli("collect", inbox, tmp_path / "no-such-folder", "-w", ws.root)
+    assert missing.exit_code == 2 and "找不到" in missing.output and "未收取任何文件" in missing.output
+    assert not (ws.state / "ledger.sqlite").exists() or ledger_rows(ws) == []
+
+    result = cli("collect", inbox, "--json", "-w", ws.root)
+    assert result.exit_code == 0, result.output
+    records = {Path(r["file"].split("!")[-1]).name: r for r in json.loads(result.output)}
+    assert records["good.xlsx"]["verdict"] == "accepted" and records["科技局.xlsx"]["verdict"] == "accepted"
+    expected = {"loop-a.xlsx": "形成了循环", "loop-b.xlsx": "形成了循环", "to-folder": "指向文件夹的链接",
+                "回报.rar": "RAR 压缩包", "回报.7z": "7z 压缩包", "来信.eml": "邮件文件", "来信.msg": "邮件文件",
+                "._科技局.xlsx": "macOS"}
+    for name, words in expected.items():
+        assert records[name]["verdict"] == "skipped" and words in records[name]["reason"], (name, records[name])
+    archived = {p.name.split(".")[0] for p in (ws.root / "archive").iterdir()}
+    assert hashlib.sha256(good.read_bytes()).hexdigest() in archived
+    assert hashlib.sha256(other.read_bytes()).hexdigest() in archived

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from toolkit.model import resources
+from toolkit.model import findings, resources
 from toolkit.model.periods import ALLOWED as PERIOD_CODES
 from toolkit.model.periods import parse_as_of, parse_period
 from toolkit.model.spec import SpecError, load_spec
@@ -48,7 +48,7 @@ def friendly(command: Callable[..., Any]) -> Callable[..., Any]:
             console(stderr=True).print(f"[red]错误：[/red]{exc}")
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
-            console(stderr=True).print("已中断。")
+            console(stderr=True).print("已中断：已完成的部分都已保存，重新运行同一命令即可继续。")
             raise typer.Exit(130) from None
         except (typer.Exit, typer.Abort):
             raise
@@ -157,6 +157,9 @@ def collect(
     from toolkit.collect import collect as run
     from toolkit.collect import count_files, list_files
 
+    missing = [str(p) for p in paths if not os.path.lexists(p)]
+    if missing:  # a mistyped path: nothing collected, rather than a run that looks complete
+        raise WorkspaceError(findings.make("paths-missing", paths="、".join(missing)).message)
     with writing(workspace) as ws:
         when = as_of_time(as_of) if as_of else None
         listed = list_files(paths)

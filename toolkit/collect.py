@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import hashlib
 import io
 import os
+import signal
 import zipfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -73,7 +75,8 @@ def list_files(paths: list[Path]) -> list[Path | CollectRecord]:
     listed: list[Path | CollectRecord] = []
     for path in paths:
         if not path.exists():
-            listed.append(CollectRecord(str(path), "", SKIPPED, findings.make("path-missing").message))
+            code = "file-link-broken" if path.is_symlink() else "path-missing"
+            listed.append(CollectRecord(str(path), "", SKIPPED, findings.make(code).message))
             continue
         files = _files_under(path) if path.is_dir() else [path]
         listed += [file for file in files if not isinstance(file, Path) or file.name.lower() not in JUNK_NAMES]
@@ -93,10 +96,13 @@ def _files_under(folder: Path) -> list[Path | CollectRecord]:
         return [CollectRecord(str(folder), "", SKIPPED, findings.make("folder-unreadable", reason=reason).message)]
     found: list[Path | CollectRecord] = []
     for entry in sorted(entries, key=lambda e: os.path.normcase(e.name)):  # Windows sorts paths ignoring case
-        if entry.is_dir() and not entry.is_symlink():
+        if entry.is_dir(follow_symlinks=False):
             found += _files_under(folder / entry.name)
-        elif entry.is_file():
+        elif not entry.is_symlink() or os.path.isfile(entry.path):  # a link to a file: its bytes are read
             found.append(folder / entry.name)
+        else:  # a link to a folder (not followed: it may loop), or to nothing (broken, or a loop)
+            code = "file-link-folder" if os.path.isdir(entry.path) else "file-link-broken"
+            found.append(CollectRecord(str(folder / entry.name), "", SKIPPED, findings.make(code).message))
     return found
 
 
@@ -289,19 +295,21 @@ def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None,
                 tick()
         if new:
             manifest, keys = read_manifest(ws), CheckKeys(ws)
-            verdicts = _examine_all(ws, manifest, [incoming for _, incoming, _ in new], received_at, jobs)
             current = ledger.current_returns()
-            for (index, incoming, receipt), verdict in zip(new, verdicts, strict=True):
-                held = _held_back(verdict, received_at, current.get(verdict.unit))
-                with ledger.batch():  # the row and its check committed together, the file archived before
-                    receipt = replace(_archived(ws, receipt, incoming, verdict), held=held, filled=verdict.filled)
-                    if verdict.verdict == ACCEPTED and not held:
-                        current[verdict.unit] = receipt
-                    records[index] = _record(ledger, receipt, incoming, verdict)
-                    if verdict.checked:
-                        issued = manifest.get("units", {}).get(verdict.unit, {})
-                        ledger.keep_check(receipt.sha256, keys.key(receipt, issued), verdict.checked)
-                tick()
+            # closed on Ctrl-C too, so that the worker processes end with this command
+            with contextlib.closing(_examine_all(ws, manifest, [incoming for _, incoming, _ in new], received_at,
+                                                 jobs)) as verdicts:
+                for (index, incoming, receipt), verdict in zip(new, verdicts, strict=True):
+                    held = _held_back(verdict, received_at, current.get(verdict.unit))
+                    with ledger.batch():  # the row and its check committed together, the file archived before
+                        receipt = replace(_archived(ws, receipt, incoming, verdict), held=held, filled=verdict.filled)
+                        if verdict.verdict == ACCEPTED and not held:
+                            current[verdict.unit] = receipt
+                        records[index] = _record(ledger, receipt, incoming, verdict)
+                        if verdict.checked:
+                            issued = manifest.get("units", {}).get(verdict.unit, {})
+                            ledger.keep_check(receipt.sha256, keys.key(receipt, issued), verdict.checked)
+                    tick()
     return [records[i] for i in sorted(records)]
 
 
@@ -313,8 +321,16 @@ def _examine_all(ws: Workspace, manifest: dict, files: list[Incoming], received_
     if workers <= 1:
         yield from map(examine_one, files)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_interrupts)
+    try:
         yield from pool.map(examine_one, files, chunksize=CHUNK)
+    finally:  # on Ctrl-C too: the files not started are dropped, the workers end with their current files
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _ignore_interrupts() -> None:
+    """A worker leaves Ctrl-C to the main process, which stops the collect (no traceback from each worker)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _receipt(ws: Workspace, incoming: Incoming, sha: str, received_at: str, earlier: Receipt | None) -> Receipt:
@@ -355,11 +371,31 @@ def _held_back(verdict: Verdict, received_at: str, current: Receipt | None) -> s
     return ""
 
 
+MAIL_SUFFIXES = {".eml": "EML", ".msg": "Outlook MSG"}
+ARCHIVE_MAGIC = {b"Rar!\x1a\x07": "RAR", b"7z\xbc\xaf\x27\x1c": "7z"}
+
+
+def _not_a_return(incoming: Incoming) -> Finding | None:
+    """What a file is, from its name and first bytes, when it is plainly no return: a lock file, a macOS
+    resource file, an archive other than .zip, a saved e-mail."""
+    if incoming.name.startswith("~$"):
+        return findings.make("file-lock")
+    if incoming.name.startswith("._") or "__MACOSX/" in incoming.source.replace("\\", "/"):
+        return findings.make("file-macos-resource")
+    kind = next((k for magic, k in ARCHIVE_MAGIC.items() if incoming.data.startswith(magic)), None)
+    if kind is not None:
+        return findings.make("file-other-archive", kind=kind)
+    suffix = os.path.splitext(incoming.name)[1].lower()
+    if suffix in MAIL_SUFFIXES:
+        return findings.make("file-mail", kind=MAIL_SUFFIXES[suffix])
+    return None
+
+
 def _known_verdict(receipt: Receipt, incoming: Incoming, earlier: Receipt | None,
                    examining: dict[str, str], current_ids: set[int]) -> Verdict | None:
-    """Lock files and bytes already received need no reading."""
-    if incoming.name.startswith("~$"):
-        return Verdict(SKIPPED, findings.make("file-lock").message)
+    """Files plainly no return and bytes already received need no reading."""
+    if (plain := _not_a_return(incoming)) is not None:
+        return Verdict(SKIPPED, plain.message)
     if earlier is not None:
         when = f"{earlier.received_at.replace('T', ' ')} 收到"
         reason = findings.make("file-duplicate", first=earlier.file_name, when=when).message
