@@ -451,7 +451,12 @@ def test_files_are_listed_in_the_order_of_their_paths_without_following_linked_f
     (outside / "not-mine.xlsx").write_bytes(b"x")
     (inbox / "link").symlink_to(outside, target_is_directory=True)
 
+    from toolkit.collect import CollectRecord
+
     listed = list_files([inbox])
+    (link,) = [r for r in listed if isinstance(r, CollectRecord)]  # said, not followed
+    assert link.file == str(inbox / "link") and "指向文件夹的链接" in link.reason
+    listed = [p for p in listed if not isinstance(p, CollectRecord)]
     expected = sorted(p for p in inbox.rglob("*") if p.is_file() and p.name != "Desktop.ini")
     assert listed == expected
     assert [p.relative_to(inbox).as_posix() for p in listed][:4] == ["B.xlsx", "a/c.xlsx", "a-b.xlsx", "a.xlsx"]
