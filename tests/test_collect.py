@@ -283,6 +283,7 @@ def test_an_archived_copy_cut_short_is_written_again_and_a_whole_one_kept(ws: Wo
     ledger row points at it yet; the next collect writes it whole. A whole copy is not written twice."""
     cut = make_return(ws, tmp_path / "inbox" / "发改委.xlsx").read_bytes()
     whole = make_return(ws, tmp_path / "inbox" / "科技局.xlsx", SEED_UNIT).read_bytes()
+    Ledger(ws.state / "ledger.sqlite").close()  # made by the killed collect before it archived anything
     (ws.root / "archive").mkdir(exist_ok=True)
     (ws.root / "archive" / f"{sha(cut)}.xlsx").write_bytes(cut[:len(cut) // 2])
     kept = ws.root / "archive" / f"{sha(whole)}.xlsx"

@@ -5,6 +5,7 @@ Every test goes through the `toolkit` command and checks the message, the exit c
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -304,3 +305,109 @@ def test_odd_inbox_entries_each_get_their_own_verdict_and_the_rest_is_collected(
     archived = {p.name.split(".")[0] for p in (ws.root / "archive").iterdir()}
     assert hashlib.sha256(good.read_bytes()).hexdigest() in archived
     assert hashlib.sha256(other.read_bytes()).hexdigest() in archived
+
+
+# --- 6. the workspace's own files ---
+
+def receipts_by_source(ws: Workspace) -> dict[str, tuple[str, str, str]]:
+    """source -> (sha256, received_at, verdict), read straight from the ledger."""
+    db = sqlite3.connect(ws.state / "ledger.sqlite")
+    try:
+        return {row[0]: row[1:] for row in db.execute("SELECT source, sha256, received_at, verdict FROM receipts")}
+    finally:
+        db.close()
+
+
+def current_file(cli, ws: Workspace, unit: str) -> str:
+    versions = json.loads(cli("status", unit, "--json", "-w", ws.root).output)[unit]
+    return next(v["file"] for v in versions if v["current"])
+
+
+def test_a_damaged_or_lost_ledger_is_said_and_rebuilt_from_the_archive_with_its_times(ws: Workspace, cli,
+                                                                                     tmp_path: Path) -> None:
+    first = make_return(ws, tmp_path / "a" / "发改委.xlsx")
+    second = make_return(ws, tmp_path / "b" / "发改委（改）.xlsx", answers={"1": {"plan": "改过的打算。"}})
+    seed = make_return(ws, tmp_path / "c" / "科技局.xlsx", SEED_UNIT)
+    assert cli("collect", first, seed, "--as-of", "2022-04-10T09:00", "-w", ws.root).exit_code == 0
+    assert cli("collect", second, "--as-of", "2022-04-11T10:30", "-w", ws.root).exit_code == 0
+    assert cli("accept", first, "-w", ws.root).exit_code == 0  # the coordinator's choice survives a rebuild
+    before = receipts_by_source(ws)
+    ledger = ws.state / "ledger.sqlite"
+
+    for damage, words in ((lambda: ledger.write_bytes(b"this is no database" * 200), "已损坏"),
+                          (lambda: ledger.write_bytes(ledger.read_bytes()[:3000]), "toolkit rebuild"),
+                          (ledger.unlink, "不会从空台账重新开始")):
+        cli("status", "-w", ws.root)  # settles the ledger's WAL into the file
+        damage()
+        for command in (("status",), ("validate",), ("collect", first), ("merge", "--allow-missing")):
+            result = cli(*command, "-w", ws.root)
+            assert result.exit_code == 2, (command, result.output)
+            assert words in result.output and "toolkit rebuild" in result.output and "内部错误" not in result.output
+        rebuilt = cli("rebuild", "-w", ws.root)
+        assert rebuilt.exit_code == 0, rebuilt.output
+        assert "其中 3 个按收件记录恢复了原收到时间和来源" in rebuilt.output
+        assert receipts_by_source(ws) == before  # same files, same sources, same receipt times
+        assert current_file(cli, ws, UNIT) == "发改委.xlsx" and current_file(cli, ws, SEED_UNIT) == "科技局.xlsx"
+    assert len(list(ws.state.glob("ledger.sqlite.before-rebuild-*"))) == 2  # damaged ledgers kept aside, not deleted
+
+
+def test_a_lost_or_damaged_manifest_or_archived_copy_is_said_with_what_to_do(ws: Workspace, cli,
+                                                                            tmp_path: Path) -> None:
+    good = make_return(ws, tmp_path / "in" / "发改委.xlsx")
+    seed = make_return(ws, tmp_path / "in" / "科技局.xlsx", SEED_UNIT)
+    assert cli("collect", tmp_path / "in", "-w", ws.root).exit_code == 0
+    issued = ws.state / "manifest.json"
+    text = issued.read_text(encoding="utf-8")
+
+    for damage, words in ((lambda: issued.write_text(text[: len(text) // 2], encoding="utf-8"), "已损坏"),
+                          (issued.unlink, "缺少发放记录"),
+                          (lambda: (ws.state / "prefilled.json").write_text("{", encoding="utf-8"), "预填内容")):
+        damage()
+        for command in (("status",), ("validate",), ("merge", "--allow-missing"), ("collect", good)):
+            result = cli(*command, "-w", ws.root)
+            assert result.exit_code == 2 and words in result.output and "toolkit distribute" in result.output, \
+                (command, result.output)
+        assert cli("distribute", "-w", ws.root).exit_code == 0  # the same list: the same templates, nothing lost
+        assert cli("validate", "-w", ws.root).exit_code == 0
+
+    copy = ws.root / "archive" / f"{hashlib.sha256(good.read_bytes()).hexdigest()}.xlsx"
+    copy.write_bytes(copy.read_bytes()[:100])
+    db = sqlite3.connect(ws.state / "ledger.sqlite")
+    db.execute("DELETE FROM checks")  # as after an upgrade of toolkit: every return read again
+    db.commit()
+    db.close()
+    result = cli("validate", "-w", ws.root)
+    assert result.exit_code == 1 and "缺失或不完整" in result.output and "再 toolkit collect 一次" in result.output
+    assert current_file(cli, ws, SEED_UNIT) == "科技局.xlsx"  # the other unit is unaffected
+    again = cli("collect", good, "-w", ws.root)
+    assert again.exit_code == 0 and copy.read_bytes() == good.read_bytes()
+    assert cli("validate", "-w", ws.root).exit_code == 0
+    assert seed.is_file()
+
+
+def test_a_full_disk_or_a_killed_writer_leaves_the_previous_outputs_and_no_temporary_file(
+        ws: Workspace, cli, tmp_path: Path, monkeypatch) -> None:
+    from toolkit.store import files
+
+    assert cli("collect", make_return(ws, tmp_path / "in" / "发改委.xlsx"), "-w", ws.root).exit_code == 0
+    assert cli("merge", "--allow-missing", "-w", ws.root).exit_code == 3
+    (summary,) = (ws.root / "reports").glob("*（草稿）.xlsx")
+    outputs = {p: p.read_bytes() for p in [summary, *ws.outbox.iterdir()]}
+
+    def full(*_args) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(files.os, "replace", full)
+        for command in (("merge", "--allow-missing"), ("distribute",)):
+            result = cli(*command, "-w", ws.root)
+            assert result.exit_code == 2 and "No space left on device" in result.output, result.output
+    assert {p: p.read_bytes() for p in outputs} == outputs
+    leftovers = [p for folder in (ws.outbox, ws.reports, ws.state) for p in folder.glob(".~tmp-*")]
+    assert leftovers == []
+
+    for folder in (ws.outbox, ws.reports):  # what a writer killed with kill -9 leaves behind
+        (folder / ".~tmp-0123456789abcdef.xlsx").write_bytes(b"half a workbook")
+    assert cli("distribute", "-w", ws.root).exit_code == 0
+    assert cli("merge", "--allow-missing", "-w", ws.root).exit_code == 3
+    assert [p for folder in (ws.outbox, ws.reports) for p in folder.glob(".~tmp-*")] == []

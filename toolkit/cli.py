@@ -7,6 +7,7 @@ import datetime as dt
 import functools
 import json
 import os
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,6 +20,7 @@ from toolkit.model.periods import ALLOWED as PERIOD_CODES
 from toolkit.model.periods import parse_as_of, parse_period
 from toolkit.model.spec import SpecError, load_spec
 from toolkit.store.files import OutputError
+from toolkit.store.ledger import REBUILD
 from toolkit.store.lock import BusyError
 from toolkit.store.workspace import Workspace, WorkspaceError, init_workspace, open_workspace
 from toolkit.views.terminal import VERDICT_WORDS, console, print_findings, progress
@@ -46,6 +48,9 @@ def friendly(command: Callable[..., Any]) -> Callable[..., Any]:
             return command(*args, **kwargs)
         except (WorkspaceError, SpecError, OutputError, BusyError) as exc:
             console(stderr=True).print(f"[red]错误：[/red]{exc}")
+            raise typer.Exit(2) from None
+        except sqlite3.DatabaseError as exc:  # a ledger damaged in a way only a query finds
+            console(stderr=True).print(f"[red]错误：[/red]台账无法读写（{exc}）。如台账已损坏，{REBUILD}")
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             console(stderr=True).print("已中断：已完成的部分都已保存，重新运行同一命令即可继续。")
@@ -181,6 +186,34 @@ def collect(
                           f"跳过 {counts['skipped']}。下一步：toolkit validate")
             report_changes(ws)
         raise typer.Exit(1 if any(r.verdict in ("refused", "held") for r in records) else 0)
+
+
+@app.command()
+@friendly
+def rebuild(
+    jobs: JobsOption = 0,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """重建台账：台账丢失或损坏时，按存档和收件记录重新建立（保留原收到时间、来源和 accept 的选择；原台账移到一旁，不删除）。"""
+    from toolkit.collect import rebuild_ledger
+
+    with writing(workspace) as ws:
+        with progress("重建台账", None) as tick:
+            result = rebuild_ledger(ws, tick, jobs)
+        for path in result.moved:
+            console().print(f"原文件已移到：{path}")
+        counts = {v: sum(r.verdict == v for r in result.records) for v in VERDICT_WORDS}
+        console().print(f"已按存档重建台账：{len(result.records)} 个文件（接收 {counts['accepted']}，"
+                        f"已存档未采用 {counts['held']}，拒收 {counts['refused']}，跳过 {counts['skipped']}），"
+                        f"其中 {result.from_journal} 个按收件记录恢复了原收到时间和来源。")
+        if result.from_archive:
+            console().print(f"[yellow]{len(result.from_archive)} 个存档文件没有收件记录，按文件时间记为收到时间[/yellow]"
+                            f"（来源记为存档文件本身）：{'、'.join(result.from_archive[:5])}{'等' if len(result.from_archive) > 5 else ''}")
+        if result.lost:
+            console().print(f"[red]{len(result.lost)} 个文件的存档已不在，无法恢复：[/red]{'、'.join(result.lost)}。"
+                            "请向相关单位重新索取后 collect。")
+        console().print("下一步：toolkit status 核对各单位的状态。")
+        raise typer.Exit(1 if result.lost else 0)
 
 
 @app.command()

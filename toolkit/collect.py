@@ -7,10 +7,11 @@ import datetime as dt
 import functools
 import hashlib
 import io
+import json
 import os
 import signal
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -25,7 +26,7 @@ from toolkit.model.periods import parse_period
 from toolkit.model.text import match_key
 from toolkit.store.checked import CheckKeys
 from toolkit.store.files import write_named_by_content
-from toolkit.store.ledger import ACCEPTED, REFUSED, SKIPPED, Ledger, Receipt
+from toolkit.store.ledger import ACCEPTED, JOURNAL, REFUSED, SKIPPED, Ledger, Receipt
 from toolkit.store.manifest import read_manifest
 from toolkit.store.workspace import Workspace
 
@@ -43,6 +44,7 @@ class Incoming:
     source: str
     name: str
     data: bytes
+    received_at: str = ""  # when it came, if not now (a ledger rebuilt from the archive)
 
 
 @dataclass(frozen=True)
@@ -226,6 +228,7 @@ class Verdict:
 
 def examine(ws: Workspace, manifest: dict, incoming: Incoming, received_at: str = "") -> Verdict:
     """Read, identify, judge and check one file (the slow part of collect)."""
+    received_at = incoming.received_at or received_at
     parsed = intake.parse(incoming.data, ws.spec, incoming.source, ws.limits)
     return replace(_judge(ws, manifest, incoming, received_at, parsed), format=parsed.format)
 
@@ -273,19 +276,25 @@ def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None,
     """
     ws.secret()  # an empty or replaced secret is refused before anything is recorded
     received_at = (as_of or dt.datetime.now()).isoformat(timespec="seconds")
+    return take_in(ws, gather(list_files(paths) if listed is None else listed), received_at, tick, jobs)
+
+
+def take_in(ws: Workspace, stream: Iterable[Incoming | CollectRecord], received_at: str,
+            tick: Callable[[], None] = no_progress, jobs: int = AUTO, *, rebuilding: bool = False) -> list[CollectRecord]:
+    """collect's work on the files of `stream`, each received at `received_at` unless it says otherwise."""
     records: dict[int, CollectRecord] = {}
     new: list[tuple[int, Incoming, Receipt]] = []
-    with Ledger(ws.state / "ledger.sqlite") as ledger:
+    with Ledger(ws.state / "ledger.sqlite", rebuilding=rebuilding) as ledger:
         examining: dict[str, str] = {}  # sha256 -> name of a file of this run to be examined
         current_ids = {r.id for r in ledger.current_returns().values()}
-        for index, incoming in enumerate(gather(list_files(paths) if listed is None else listed)):
+        for index, incoming in enumerate(stream):
             if isinstance(incoming, CollectRecord):
                 records[index] = incoming
                 tick()
                 continue
             sha = hashlib.sha256(incoming.data).hexdigest()
             earlier = ledger.find_content(sha)
-            receipt = _receipt(ws, incoming, sha, received_at, earlier)
+            receipt = _receipt(ws, incoming, sha, incoming.received_at or received_at, earlier)
             known = _known_verdict(receipt, incoming, earlier, examining, current_ids)
             if known is None:
                 examining[sha] = incoming.name
@@ -300,7 +309,7 @@ def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None,
             with contextlib.closing(_examine_all(ws, manifest, [incoming for _, incoming, _ in new], received_at,
                                                  jobs)) as verdicts:
                 for (index, incoming, receipt), verdict in zip(new, verdicts, strict=True):
-                    held = _held_back(verdict, received_at, current.get(verdict.unit))
+                    held = _held_back(verdict, receipt.received_at, current.get(verdict.unit))
                     with ledger.batch():  # the row and its check committed together, the file archived before
                         receipt = replace(_archived(ws, receipt, incoming, verdict), held=held, filled=verdict.filled)
                         if verdict.verdict == ACCEPTED and not held:
@@ -336,7 +345,8 @@ def _ignore_interrupts() -> None:
 def _receipt(ws: Workspace, incoming: Incoming, sha: str, received_at: str, earlier: Receipt | None) -> Receipt:
     """The file's ledger row still to be judged; bytes received before keep their archived copy."""
     fmt, archived = "", ""
-    if earlier is not None and (ws.root / earlier.archive).is_file():
+    copy = ws.root / earlier.archive if earlier is not None else None
+    if earlier is not None and copy is not None and copy.is_file() and copy.stat().st_size == len(incoming.data):
         fmt, archived = earlier.format, earlier.archive
     return Receipt(0, sha, received_at, incoming.source, incoming.name, len(incoming.data), fmt, "", SKIPPED, "",
                    "", archived)
@@ -417,3 +427,73 @@ def _record(ledger: Ledger, receipt: Receipt, incoming: Incoming, verdict: Verdi
         return CollectRecord(incoming.source, verdict.unit, HELD, "；".join(filter(None, [receipt.held, verdict.reason])),
                              verdict.identified_by)
     return CollectRecord(incoming.source, verdict.unit, verdict.verdict, verdict.reason, verdict.identified_by)
+
+
+@dataclass
+class Rebuilt:
+    records: list[CollectRecord]
+    moved: list[Path]  # the damaged ledger's files, kept beside it
+    from_journal: int  # files whose receipt time and source came from the journal
+    from_archive: list[str]  # archived files the journal did not know: received at their file time
+    lost: list[str]  # files the journal names whose archived copy is gone
+
+
+def rebuild_ledger(ws: Workspace, tick: Callable[[], None] = no_progress, jobs: int = AUTO) -> Rebuilt:
+    """A new ledger from the archive, in the order and with the times and sources the journal recorded, the
+    coordinator's choices (toolkit accept) made again; the old ledger and journal are moved aside, not deleted."""
+    ws.secret()
+    when = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    while any(ws.state.glob(f"*.before-rebuild-{when}")):  # a rebuild within the same second: never overwritten
+        when += "-1"
+    ledger_path = ws.state / "ledger.sqlite"
+    moved = []
+    for path in (ledger_path, ledger_path.with_name(f"{ledger_path.name}-wal"),
+                 ledger_path.with_name(f"{ledger_path.name}-shm"), ledger_path.with_name(JOURNAL)):
+        if path.exists():
+            moved.append(path.with_name(f"{path.name}.before-rebuild-{when}"))
+            os.replace(path, moved[-1])
+    journal = next((p for p in moved if p.name.startswith(JOURNAL)), None)
+    archive = ws.root / "archive"
+    files = {p.name.split(".")[0]: p for p in archive.iterdir() if p.is_file()} if archive.is_dir() else {}
+    segments: list[tuple[list[Incoming], dict | None]] = [([], None)]
+    known: set[str] = set()
+    lost = []
+    for entry in _journal_entries(journal):
+        if "chosen" in entry:
+            segments.append(([], entry))
+        elif (path := files.get(entry.get("sha256", ""))) is not None:
+            known.add(path.name.split(".")[0])
+            segments[-1][0].append(Incoming(entry["source"], entry["file_name"], path.read_bytes(), entry["received_at"]))
+        else:
+            lost.append(entry.get("file_name", "?"))
+    unknown = sorted((p for sha, p in files.items() if sha not in known), key=lambda p: p.stat().st_mtime)
+    segments[-1][0].extend(Incoming(str(p), p.name, p.read_bytes(), _file_time(p)) for p in unknown)
+    records: list[CollectRecord] = []
+    for incoming, choice in segments:
+        if choice is not None:
+            with Ledger(ledger_path, rebuilding=True) as ledger:
+                found = ledger.find_accepted(choice["chosen"])
+                if found:
+                    ledger.choose(found[0], choice.get("chosen_at", ""))
+        if incoming:
+            records += take_in(ws, incoming, "", tick, jobs, rebuilding=True)
+    return Rebuilt(records, moved, sum(len(s[0]) for s in segments) - len(unknown), [p.name for p in unknown],
+                   sorted(set(lost)))
+
+
+def _journal_entries(path: Path | None) -> Iterator[dict]:
+    """The journal's lines; a line cut short (the last one, when a collect was killed) is passed over."""
+    if path is None:
+        return
+    with path.open(encoding="utf-8", errors="replace") as lines:
+        for line in lines:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(entry, dict):
+                yield entry
+
+
+def _file_time(path: Path) -> str:
+    return dt.datetime.fromtimestamp(path.stat().st_mtime).isoformat(timespec="seconds")

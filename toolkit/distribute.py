@@ -26,7 +26,7 @@ from toolkit.model.spec import Column, Spec
 from toolkit.model.text import cell_text, tidy_multiline
 from toolkit.store import manifest
 from toolkit.store.checked import checked_returns
-from toolkit.store.files import atomic_path, write_text
+from toolkit.store.files import atomic_path, sweep_temporaries, write_text
 from toolkit.store.workspace import CONFIG_NAME, Workspace, WorkspaceError, open_workspace
 
 TITLE_ROW, CONTACT_ROW, HEADER_ROW = 0, 1, 2
@@ -113,6 +113,7 @@ def distribute(ws: Workspace, previous: Path | None = None, tick: Callable[[], N
 
     `previous` (a previous workspace or summary) adds last period's answers to the templates.
     """
+    sweep_temporaries(ws.outbox, ws.state)
     if previous is not None:
         ws.save_previous(read_previous(previous, ws.spec.without_previous()))
     started = dt.datetime.now()

@@ -17,7 +17,7 @@ from toolkit.model.findings import Finding
 from toolkit.model.parallel import no_progress
 from toolkit.model.spec import CONTRIBUTION, Spec, render
 from toolkit.store.checked import ValidationResult, checked_returns
-from toolkit.store.files import atomic_path
+from toolkit.store.files import atomic_path, sweep_temporaries
 from toolkit.store.manifest import changes_since_issue, read_manifest
 from toolkit.store.workspace import Workspace, WorkspaceError
 from toolkit.summary import SummaryError, SummaryRow, SummaryStyle, UnitContact, missing_line, write_summary
@@ -105,6 +105,7 @@ def merge(ws: Workspace, output: Path | None = None, *, allow_missing: bool = Fa
     contacts = [UnitContact(unit, r.contact, r.received_at.replace("T", " "), r.file)
                 for unit, r in checked.returns.items()]
     path = output or ws.reports / ws.file_name("summary")
+    sweep_temporaries(path.parent)
     if missing or with_errors or changes:
         result.outcome = PARTIAL
         path = draft_path(path)

@@ -49,6 +49,8 @@ def checked_returns(ws: Workspace, tick: Callable[[], None] = no_progress,
             kept = ledger.cached_check(receipt.sha256, key)
             if kept is not None:
                 returns[unit] = CheckedReturn.from_json(kept)
+            elif (damage := archive_damage(ws, receipt)) is not None:  # said, not kept: a restored copy is read again
+                returns[unit] = CheckedReturn(unit, receipt.file_name, receipt.received_at, [damage])
             else:
                 returns[unit] = check_receipt(ws, receipt, issued)
                 ledger.keep_check(receipt.sha256, key, returns[unit].to_json())
@@ -76,6 +78,15 @@ class CheckKeys:
         issue = issued.get("token") or json.dumps(issued, ensure_ascii=False, sort_keys=True)
         parts = [self.shared[role], issue, receipt.source, receipt.unit, receipt.received_at]
         return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+
+
+def archive_damage(ws: Workspace, receipt: Receipt) -> Finding | None:
+    """Why a return's archived copy cannot be read again (missing, or not the size received), or None."""
+    path = ws.root / receipt.archive
+    if path.is_file() and path.stat().st_size == receipt.size:
+        return None
+    return findings.make("archive-damaged", unit=receipt.unit, file=receipt.file_name, path=receipt.archive,
+                         hash=receipt.sha256[:12])
 
 
 def check_receipt(ws: Workspace, receipt: Receipt, issued: dict) -> CheckedReturn:

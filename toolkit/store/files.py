@@ -13,9 +13,12 @@ class OutputError(RuntimeError):
     """A file the toolkit must write cannot be written; the message says which and what to do."""
 
 
+TEMP_PREFIX = ".~tmp-"
+
+
 def _temp_beside(target: Path) -> tuple[int, Path]:
     """A new file (open for writing) beside `target`, under a name no other writer picks."""
-    tmp = target.with_name(f".~tmp-{secrets.token_hex(8)}{target.suffix}")
+    tmp = target.with_name(f"{TEMP_PREFIX}{secrets.token_hex(8)}{target.suffix}")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     try:
         try:
@@ -47,6 +50,15 @@ def _replacing(tmp: Path, target: Path) -> Iterator[None]:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+def sweep_temporaries(*folders: Path) -> None:
+    """Remove the temporary files a writer killed mid-way (kill -9, a power cut) left in `folders`: called under
+    the workspace lock by the commands that write there, so no temporary file of a running writer is touched."""
+    for folder in folders:
+        for path in folder.glob(f"{TEMP_PREFIX}*") if folder.is_dir() else ():
+            with contextlib.suppress(OSError):
+                path.unlink()
 
 
 @contextlib.contextmanager

@@ -7,15 +7,26 @@ chose another version since (`choices`, by `toolkit accept`).
 Each file is archived under its content hash *before* its row is committed, and rows are committed
 in small groups, so a collect killed at any point loses no file and counts nothing twice: the rows of
 the group in progress are simply written again by the next collect.
+
+Every row and every choice is also appended to a journal (`receipts.jsonl`, one JSON object a line, beside
+the ledger): when the ledger is lost or damaged, `toolkit rebuild` makes it again from the archive, with
+each file's original receipt time and source from the journal.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
+
+from toolkit.store.workspace import WorkspaceError
+
+JOURNAL = "receipts.jsonl"  # beside the ledger
+REBUILD = "请运行 toolkit rebuild：它把台账移到一旁，按存档和收件记录重建（保留原收到时间）。"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS receipts (
@@ -79,15 +90,30 @@ _CHECK = "SELECT payload FROM checks WHERE sha256 = ? AND key = ?"
 
 
 class Ledger:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, rebuilding: bool = False) -> None:
+        """The ledger at `path` (in the state folder). A ledger missing while the workspace's archive holds
+        files, or one that is not a whole SQLite file, is an error saying how to rebuild it."""
+        archive = path.parent.parent / "archive"
+        if not rebuilding and not path.is_file() and archive.is_dir() and any(archive.iterdir()):
+            raise WorkspaceError(f"台账 {path} 不见了，而存档 {archive} 中有收到的文件：不会从空台账重新开始。{REBUILD}")
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        # NORMAL, with WAL: a commit survives the process being killed at any point (what collect's
-        # guarantee needs); only a power cut may undo the last commits, never corrupt the file.
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
+        self.journal = path.with_name(JOURNAL)
+        self._pending: list[str] = []  # journal lines of the transaction in progress
+        try:
+            self.db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL, with WAL: a commit survives the process being killed at any point (what collect's
+            # guarantee needs); only a power cut may undo the last commits, never corrupt the file.
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(SCHEMA)
+            self._upgrade()
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                raise
+            raise WorkspaceError(f"台账 {path} 已损坏（{exc}）。{REBUILD}") from exc
+
+    def _upgrade(self) -> None:
         columns = {row[1] for row in self.db.execute("PRAGMA table_info(receipts)")}
         for name, kind in (("held", "TEXT NOT NULL DEFAULT ''"), ("filled", "INTEGER NOT NULL DEFAULT -1")):
             if name not in columns:  # a ledger written by toolkit 0.x
@@ -95,6 +121,18 @@ class Ledger:
 
     def close(self) -> None:
         self.db.close()
+
+    def _journal(self, entry: dict[str, Any]) -> None:
+        """A line for the journal, written when its transaction commits."""
+        self._pending.append(json.dumps(entry, ensure_ascii=False) + "\n")
+        if not self.db.in_transaction:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            with self.journal.open("a", encoding="utf-8") as out:
+                out.writelines(self._pending)
+            self._pending.clear()
 
     def __enter__(self) -> Ledger:
         return self
@@ -116,8 +154,10 @@ class Ledger:
             yield
         except BaseException:
             self.db.execute("ROLLBACK")
+            self._pending.clear()
             raise
         self.db.execute("COMMIT")
+        self._flush()
 
     def record(self, receipt: Receipt) -> Receipt:
         """Insert one receipt, in its own transaction unless in a batch; returns it with its id."""
@@ -127,6 +167,8 @@ class Ledger:
         else:
             with self.batch():
                 new_id = self.db.execute(_INSERT, values).lastrowid or 0
+        entry = asdict(receipt)
+        self._journal({key: entry[key] for key in ("sha256", "received_at", "source", "file_name", "archive")})
         return replace(receipt, id=new_id)
 
     def seen(self, sha256: str, source: str) -> bool:
@@ -185,3 +227,4 @@ class Ledger:
         with self.batch():
             self.db.execute("INSERT INTO choices (unit, receipt, after, chosen_at) VALUES (?, ?, ?, ?)",
                             (receipt.unit, receipt.id, last, chosen_at))
+            self._journal({"chosen": receipt.sha256, "unit": receipt.unit, "chosen_at": chosen_at})
