@@ -9,6 +9,8 @@ import errno
 import hashlib
 import json
 import os
+import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -19,8 +21,9 @@ from pathlib import Path
 
 import openpyxl
 from returns import SEED_UNIT, UNIT, UNIT_ITEMS, example_answers, make_return, manifest, patch_xml, template_path
+from targetlists import Row, write_list
 
-from toolkit.store.workspace import Workspace
+from toolkit.store.workspace import Workspace, open_workspace
 
 
 def ledger_rows(ws: Workspace) -> list[tuple]:
@@ -411,3 +414,36 @@ def test_a_full_disk_or_a_killed_writer_leaves_the_previous_outputs_and_no_tempo
     assert cli("distribute", "-w", ws.root).exit_code == 0
     assert cli("merge", "--allow-missing", "-w", ws.root).exit_code == 3
     assert [p for folder in (ws.outbox, ws.reports) for p in folder.glob(".~tmp-*")] == []
+
+
+# --- 8. names ---
+
+def test_unit_names_that_cannot_be_windows_file_names_get_safe_unique_ones_before_anything_is_written(
+        cli, tmp_path: Path) -> None:
+    long_name = "某" * 150 + "局"
+    rows = [Row(1, units="市教育\u200b局"), Row(2, units="ABC局"), Row(3, units="abc局"), Row(4, units="CON"),
+            Row(5, units=long_name), Row(6, units="市发展改革委")]
+    write_list(tmp_path / "清单.xlsx", rows)
+    assert cli("init", tmp_path / "ws", "--targets", tmp_path / "清单.xlsx", "--year", "2022",
+               "--period", "Q1").exit_code == 0
+    config = tmp_path / "ws" / "toolkit.toml"
+    config.write_text(re.sub(r'(?m)^template = .*$', 'template = "{{ unit }}.xlsx"',
+                             config.read_text(encoding="utf-8")), encoding="utf-8")
+    result = cli("distribute", "-w", tmp_path / "ws")
+    assert result.exit_code == 0, result.output
+    ws = open_workspace(tmp_path / "ws")
+    files = {unit: entry["file"] for unit, entry in manifest(ws)["units"].items()}
+    assert set(files) == {"市教育局", "ABC局", "abc局", "CON", long_name, "市发展改革委"}  # the invisible space split nothing
+    assert files["CON"] == "_CON.xlsx" and files["市教育局"] == "市教育局.xlsx"
+    assert {files["ABC局"].casefold(), files["abc局"].casefold()} == {"abc局.xlsx", "abc局-2.xlsx"}
+    assert len({name.casefold() for name in files.values()}) == len(files)
+    assert all(len(f"{Path(name).stem}-填报通知.txt".encode()) <= 255 for name in files.values())
+    assert files[long_name].startswith("某" * 20) and "…" in files[long_name]
+    assert sorted(p.name for p in ws.outbox.glob("*.xlsx")) == sorted(files.values())
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for name in files.values():  # each unit's template comes back (blank: held, but to that unit)
+        shutil.copy(ws.outbox / name, inbox / name)
+    records = json.loads(cli("collect", inbox, "--json", "-w", ws.root).output)
+    assert {(Path(r["file"]).name, r["unit"]) for r in records} == {(name, unit) for unit, name in files.items()}

@@ -6,7 +6,7 @@ import datetime as dt
 import functools
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import repeat
 from pathlib import Path
 from typing import Any
@@ -104,7 +104,23 @@ def plan(ws: Workspace, targets: TargetList) -> list[UnitIssue]:
             for unit in (u for u in item.co_units if not is_collective(u)):
                 assisted.setdefault(unit, []).append(item)
         issues += [issue(ws.co_recipient(unit), unit, tuple(items), co_spec, "co") for unit, items in assisted.items()]
-    return issues
+    return _apart(issues)
+
+
+def _apart(issues: list[UnitIssue]) -> list[UnitIssue]:
+    """Each workbook its own file name, even where case does not count (Windows): ABC局 and abc局 are told apart
+    by a number, before anything is written."""
+    taken: set[str] = set()
+    out = []
+    for issue in issues:
+        name, number = issue.file_name, 1
+        stem, suffix = Path(name).stem, Path(name).suffix
+        while name.casefold() in taken:
+            number += 1
+            name = f"{stem}-{number}{suffix}"
+        taken.add(name.casefold())
+        out.append(issue if name == issue.file_name else replace(issue, file_name=name))
+    return out
 
 
 def distribute(ws: Workspace, previous: Path | None = None, tick: Callable[[], None] = no_progress,

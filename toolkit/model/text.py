@@ -55,13 +55,18 @@ def tidy_multiline(text: str) -> str:
     return "\n".join(paragraphs(text))
 
 
+_ZERO_WIDTH = re.compile(r"[\u200b-\u200d\u2060\ufeff]")
+
+
 def split_units(text: str, known: set[str] | frozenset[str] = frozenset()) -> list[str]:
     """Unit names in a 责任单位 cell, in order, as written; separators inside brackets do not split.
 
     Separators: 、，,；; line breaks and runs of spaces. Where only line breaks (and spaces) split two
     pieces, the first is the head of a name the page layout broke in two (`市人力资源社会` / `保障局`)
     when they make a known unit together, or when the first does not end as a unit's name does.
+    Zero-width characters (pasted from web pages and chat tools) are dropped: invisible, they split nothing.
     """
+    text = _ZERO_WIDTH.sub("", text)
     if not any(ch in _OPEN for ch in text):  # no brackets: one regular expression does it
         parts = _SEPARATOR_RUN.split(text)
         pieces = [(name, _line_breaks_only(parts[i - 1]) if i else False)

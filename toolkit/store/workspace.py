@@ -8,6 +8,7 @@ import functools
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import tomllib
 from dataclasses import dataclass, replace
@@ -242,11 +243,27 @@ def _issued_secret_check(path: Path) -> str:
         return ""
 
 
+_INVISIBLE = re.compile(r"[\x00-\x1f\u200b-\u200f\u2060\ufeff]")  # control and zero-width characters
+RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"{port}{n}" for port in ("COM", "LPT") for n in range(1, 10))}
+MAX_NAME_BYTES = 180  # a file name's UTF-8 bytes: room for "-填报通知.txt" within 255, and for the folder in MAX_PATH
+
+
 def safe_file_name(name: str) -> str:
-    """A file name Windows accepts too: its forbidden characters become full-width forms."""
+    """A file name Windows accepts too: its forbidden characters become full-width forms, invisible characters
+    go, a no-break space becomes a space, a device name (CON, NUL, COM1…) gets a "_" before it, and a name
+    too long is cut with a short hash of the whole, so that two long names stay apart."""
     table = str.maketrans({'<': '＜', '>': '＞', ':': '：', '"': '＂', '/': '／', '\\': '＼', '|': '｜',
-                           '?': '？', '*': '＊'})
-    return name.translate(table).strip(" .")
+                           '?': '？', '*': '＊', '\u00a0': ' '})
+    name = _INVISIBLE.sub("", name).translate(table).strip(" .")
+    stem, suffix = (name[:name.rindex(".")], name[name.rindex("."):]) if "." in name else (name, "")
+    if stem.split(".")[0].strip().upper() in RESERVED:
+        stem = f"_{stem}"
+    if len(f"{stem}{suffix}".encode()) > MAX_NAME_BYTES:
+        mark = "…" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:6]
+        while len(f"{stem}{mark}{suffix}".encode()) > MAX_NAME_BYTES:
+            stem = stem[:-1]
+        stem += mark
+    return f"{stem}{suffix}"
 
 
 def open_workspace(directory: Path | None) -> Workspace:
