@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import io
 import json
 import os
 import re
@@ -20,6 +21,7 @@ import zipfile
 from pathlib import Path
 
 import openpyxl
+import pytest
 from returns import SEED_UNIT, UNIT, UNIT_ITEMS, example_answers, make_return, manifest, patch_xml, template_path
 from targetlists import Row, write_list
 
@@ -447,3 +449,46 @@ def test_unit_names_that_cannot_be_windows_file_names_get_safe_unique_ones_befor
         shutil.copy(ws.outbox / name, inbox / name)
     records = json.loads(cli("collect", inbox, "--json", "-w", ws.root).output)
     assert {(Path(r["file"]).name, r["unit"]) for r in records} == {(name, unit) for unit, name in files.items()}
+
+
+# --- 4. limits hold for every format before parsing ---
+
+def sheet_far_out_xlsx(path: Path) -> Path:
+    """A workbook with a cell in A1 and one far down and right: a reader would lay out every cell between."""
+    book = openpyxl.Workbook()
+    book.active["A1"] = "序号"
+    book.active.cell(65536, 256).value = "远处的一格"
+    book.save(path)
+    return path
+
+
+def test_a_zip_hidden_behind_an_ole_header_is_refused_unopened(ws: Workspace, cli, tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    good = make_return(ws, inbox / "good.xlsx")
+    rows = "".join(f'<row r="{r}"><c r="XFD{r}"><v>1</v></c></row>' for r in range(1, 150_001))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:  # 0.7 MB; laid out: 2.5 billion cells
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+        archive.writestr("xl/worksheets/sheet1.xml", f"<worksheet><sheetData>{rows}</sheetData></worksheet>")
+    hostile = inbox / "回报.xls"
+    hostile.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504 + buffer.getvalue())
+
+    result = cli("collect", inbox, "--json", "-w", ws.root)
+    assert result.exit_code == 1
+    records = {Path(r["file"]).name: r for r in json.loads(result.output)}
+    assert records["回报.xls"]["verdict"] == "refused" and "藏着 zip 压缩包" in records["回报.xls"]["reason"]
+    assert records["good.xlsx"]["verdict"] == "accepted"
+    archived = {p.name for p in (ws.root / "archive").iterdir()}
+    assert {f"{hashlib.sha256(p.read_bytes()).hexdigest()}.{ext}" for p, ext in ((good, "xlsx"), (hostile, "xls"))} \
+        <= archived
+
+
+@pytest.mark.libreoffice
+def test_a_legacy_workbook_with_a_far_cell_is_refused_before_it_is_laid_out(ws: Workspace, cli, tmp_path: Path) -> None:
+    from toolkit.excel.office import convert
+
+    (far,) = convert([sheet_far_out_xlsx(tmp_path / "far.xlsx")], "xls", tmp_path / "inbox")
+    result = cli("collect", far, "--json", "-w", ws.root)
+    (record,) = json.loads(result.output)
+    assert result.exit_code == 1 and record["verdict"] == "refused"
+    assert "65536 行，超过上限 20000 行" in record["reason"]

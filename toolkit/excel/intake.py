@@ -16,6 +16,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from toolkit.excel import ole
 from toolkit.excel.sheets import Grid, Header, find_header, read_grids
 from toolkit.excel.targetlist import is_footnote, normalise_seq
 from toolkit.model import findings, stamp
@@ -40,6 +41,7 @@ class Limits:
     uncompressed_mb: float = 200
     rows: int = 20000
     cell_chars: int = 32767  # Excel's own limit for a cell
+    cells: int = 2_000_000  # a sheet's rows × columns from its first cell to its last: what a reader allocates
 
     @classmethod
     def from_config(cls, table: dict[str, Any]) -> Limits:
@@ -61,6 +63,8 @@ def check_limits(data: bytes, fmt: str, limits: Limits, file: str,
     size_mb = len(data) / 1048576
     if size_mb > limits.file_mb:
         return findings.make("limit-file-size", size_mb=f"{size_mb:.1f}", limit_mb=f"{limits.file_mb:g}", file=file)
+    if fmt == "xls":
+        return _check_legacy(data, limits, file)
     if fmt not in ("xlsx", "xlsm", "ods"):
         return None
     try:
@@ -81,6 +85,23 @@ def check_limits(data: bytes, fmt: str, limits: Limits, file: str,
                     return findings.make("limit-rows", sheet="", rows=rows, limit=limits.rows, file=file)
     except ZIP_ERRORS as exc:  # e.g. a member said to start beyond the end of the file
         return findings.make("file-unreadable", reason=str(exc) or type(exc).__name__, file=file)
+    return None
+
+
+def _check_legacy(data: bytes, limits: Limits, file: str) -> Finding | None:
+    """An .xls/.et: no zip behind its OLE header (a reader would open the zip, unchecked), and each sheet's
+    rows and cells within the limits, from its cell records, before a reader lays the sheets out."""
+    if zipfile.is_zipfile(io.BytesIO(data)):
+        return findings.make("file-disguised", file=file)
+    try:
+        sheets = ole.extent(data)
+    except (ole.OleError, struct.error) as exc:
+        return findings.make("file-unreadable", reason=str(exc) or type(exc).__name__, file=file)
+    for rows, cells in sheets:
+        if rows > limits.rows:
+            return findings.make("limit-rows", sheet="", rows=rows, limit=limits.rows, file=file)
+        if cells > limits.cells:
+            return findings.make("limit-cells", cells=cells, limit=limits.cells, file=file)
     return None
 
 
