@@ -193,8 +193,9 @@ def test_a_list_changed_after_distribute_is_noticed_and_never_merged_as_complete
 
     again = cli("distribute", "-w", ws.root)
     assert again.exit_code == 0, again.output
+    assert "与上次发出的填报表相比，清单改动了 4 项" in again.output and all(text in again.output for text in expected)
     assert "清单有变、已更新（3）：" in again.output
-    changed_line = next(line for line in again.output.splitlines() if "清单有变、已更新" in line)
+    changed_line = next(line for line in again.output.splitlines() if line.strip().startswith("清单有变、已更新（"))
     assert {"市发展改革委", "市工业和信息化局", "市科技局"} <= set(changed_line.split("：", 1)[1].split("、"))
     assert "目标任务清单在分发后改过" not in cli("status", "-w", ws.root).output
 
@@ -481,6 +482,20 @@ def test_a_zip_hidden_behind_an_ole_header_is_refused_unopened(ws: Workspace, cl
     archived = {p.name for p in (ws.root / "archive").iterdir()}
     assert {f"{hashlib.sha256(p.read_bytes()).hexdigest()}.{ext}" for p, ext in ((good, "xlsx"), (hostile, "xls"))} \
         <= archived
+
+
+def test_a_workbook_with_a_far_cell_is_refused_before_it_is_laid_out(ws: Workspace, cli, tmp_path: Path) -> None:
+    far = tmp_path / "inbox" / "回报.xlsx"  # 5 KB; laid out from A1 to XFD20000: 327 million cells
+    far.parent.mkdir()
+    book = openpyxl.Workbook()
+    book.active["A1"], book.active["XFD20000"] = "序号", "远处的一格"
+    book.save(far)
+    good = make_return(ws, tmp_path / "inbox" / "good.xlsx")
+    result = cli("collect", far.parent, "--json", "-w", ws.root)
+    records = {Path(r["file"]).name: r for r in json.loads(result.output)}
+    assert result.exit_code == 1 and records["回报.xlsx"]["verdict"] == "refused"
+    assert "共 327680000 格，超过上限 2000000 格" in records["回报.xlsx"]["reason"]
+    assert records["good.xlsx"]["verdict"] == "accepted" and good.is_file()
 
 
 @pytest.mark.libreoffice

@@ -139,6 +139,9 @@ def distribute(
             console().print(f"[red]目标任务清单有 {sum(p.is_error for p in result.problems)} 个错误，未生成任何填报表。"
                           "[/red]请在 Excel 中修改清单后重新运行 toolkit distribute。")
             raise typer.Exit(1)
+        if result.item_changes:
+            print_findings(result.item_changes, title=f"与上次发出的填报表相比，清单改动了 {len(result.item_changes)} 项"
+                                                      "（下面“清单有变、已更新”的单位需重新发送填报表）")
         leads = [i for i in result.issues if i.role == "lead"]
         co = len(result.issues) - len(leads)
         console().print(f"已为 {len(leads)} 个牵头单位生成填报表（共 {sum(len(i.items) for i in leads)} 项）"
@@ -256,12 +259,15 @@ def merge(
     workspace: WorkspaceOption = None,
 ) -> None:
     """汇总为正式汇总表（按序号排列）。退出码：0 完整汇总，1 未汇总（有单位未报送或回报有错误），3 已带标注汇总。"""
-    from toolkit.merge import PARTIAL, REFUSED
+    from toolkit.merge import PARTIAL, REFUSED, draft_path
     from toolkit.merge import merge as run
 
     if group_by not in (None, "leader", "unit"):
         raise WorkspaceError(f"--group-by 只能是 leader 或 unit，而不是“{group_by}”。")
     with writing(workspace) as ws:
+        if pdf and output is not None:  # the PDF goes beside the summary: the same care
+            for candidate in (output, draft_path(output)):
+                ws.check_output(candidate.with_suffix(".pdf"), force=force)
         with progress("汇总", None) as tick:
             result = run(ws, output, allow_missing=allow_missing, group_by=group_by, tick=tick, force=force)
         if result.missing:
@@ -289,6 +295,8 @@ def merge(
             except OfficeError as exc:
                 console(stderr=True).print(f"[red]PDF 未生成：[/red]{exc}")
                 raise typer.Exit(2) from None
+            if output is not None:
+                ws.record_output(pdf_path)
             console().print(f"PDF：{pdf_path}")
         raise typer.Exit(result.outcome)
 

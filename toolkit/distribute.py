@@ -65,6 +65,7 @@ class DistributeResult:
     changed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    item_changes: list[Finding] = field(default_factory=list)  # the list against what was issued before
     seconds: float = 0.0
 
 
@@ -139,9 +140,11 @@ def distribute(ws: Workspace, previous: Path | None = None, tick: Callable[[], N
         return result
     result.issues = plan(ws, targets)
     try:
-        old_units = manifest.read_manifest(ws, with_prefilled=False).get("units", {})
+        issued = manifest.read_manifest(ws)
     except WorkspaceError:  # lost or damaged: this distribute writes it again, every unit counted as new
-        old_units = {}
+        issued = {}
+    old_units = issued.get("units", {})
+    result.item_changes = manifest.changes_since_issue(ws, targets, issued)
     ws.outbox.mkdir(parents=True, exist_ok=True)
     for issue in _write_all(ws, result.issues, jobs):
         old = old_units.get(issue.unit)

@@ -83,9 +83,28 @@ def check_limits(data: bytes, fmt: str, limits: Limits, file: str,
                 rows = xml.count(b"<row") + xml.count(b"<table:table-row") if may_hold_rows else 0
                 if rows > limits.rows:
                     return findings.make("limit-rows", sheet="", rows=rows, limit=limits.rows, file=file)
+                if info.filename.startswith("xl/worksheets/"):
+                    cells = _laid_out_cells(xml if may_hold_rows else _whole_part(archive, info))
+                    if cells > limits.cells:
+                        return findings.make("limit-cells", cells=cells, limit=limits.cells, file=file)
     except ZIP_ERRORS as exc:  # e.g. a member said to start beyond the end of the file
         return findings.make("file-unreadable", reason=str(exc) or type(exc).__name__, file=file)
     return None
+
+
+_CELL_REF = re.compile(rb'<c\b[^>]*?\sr="([A-Z]{1,3})([0-9]{1,7})"')
+
+
+def _laid_out_cells(xml: bytes) -> int:
+    """Rows × columns from A1 to a worksheet's farthest cell reference: what a reader allocates for the sheet."""
+    last_row = last_col = 0
+    for match in _CELL_REF.finditer(xml):
+        letters, row = match.groups()
+        col = 0
+        for letter in letters:
+            col = col * 26 + letter - 64
+        last_row, last_col = max(last_row, int(row)), max(last_col, col)
+    return last_row * last_col
 
 
 def _check_legacy(data: bytes, limits: Limits, file: str) -> Finding | None:
