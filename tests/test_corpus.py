@@ -370,12 +370,14 @@ def report_counts(corpus: Corpus, collected: Collected, counts: collections.Coun
 
 def test_a_part_holding_more_than_it_declares_is_refused_where_it_is_read_whole(corpus: Corpus) -> None:
     """LibreOffice may read any part of an .ods (feedback converts it), so there every part is inflated whole
-    and checked against its declared size; in an xlsx calamine and openpyxl stop at the declared size."""
+    and checked against its declared size; in an xlsx every worksheet part is too (its farthest cell is looked
+    for, limits.cells), the other parts are left to calamine and openpyxl, which stop at the declared size."""
     lying = (corpus.folder / next(c.file for c in corpus.cases if c.id == "h-bomb-lying")).read_bytes()
     limits = intake.Limits(uncompressed_mb=40)
     refused = intake.check_limits(lying, "ods", limits, "h.ods")
     assert refused is not None and refused.code == "file-unreadable" and "声明" in refused.message
-    assert intake.check_limits(lying, "xlsx", limits, "h.xlsx") is None  # left to calamine, which refuses it
+    refused = intake.check_limits(lying, "xlsx", limits, "h.xlsx")
+    assert refused is not None and refused.code == "file-unreadable" and "sheet1.xml" in refused.message
 
 
 def tiny_xlsx() -> tuple[bytearray, int]:
