@@ -113,6 +113,15 @@ def test_blank_fewer_filled_and_summary_files_never_replace_a_good_return(ws: Wo
     merged = cli("merge", "--allow-missing", "-w", ws.root)
     assert merged.exit_code == 3, merged.output
     assert all(text in summary_text(merged.output) for text in progress.values())
+    rows = {r["unit"]: r for r in json.loads(cli("status", "--json", "-w", ws.root).output)}
+    assert rows[UNIT]["state"] == "已通过" and rows[UNIT]["versions"] == 3
+    assert "fewer.xlsx 未采用" in cli("status", "-w", ws.root).output
+    blank_only = tmp_path / "4" / "科技局原表.xlsx"  # a unit whose only file is its blank template has not reported
+    blank_only.parent.mkdir()
+    blank_only.write_bytes(template_path(ws, SEED_UNIT).read_bytes())
+    assert cli("collect", blank_only, "-w", ws.root).exit_code == 1
+    rows = {r["unit"]: r for r in json.loads(cli("status", "--json", "-w", ws.root).output)}
+    assert rows[SEED_UNIT]["state"] == "已报送" and rows[SEED_UNIT]["errors"] is None
 
     summary = next((ws.root / "reports").glob("*.xlsx"))
     result = cli("collect", summary, "-w", ws.root)
@@ -134,7 +143,7 @@ def test_blank_fewer_filled_and_summary_files_never_replace_a_good_return(ws: Wo
     code = hashlib.sha256(good.read_bytes()).hexdigest()[:12]
     assert cli("accept", code, "-w", ws.root).exit_code == 0
     assert all(text in summary_text(cli("merge", "--allow-missing", "-w", ws.root).output) for text in progress.values())
-    assert len(list((ws.root / "archive").iterdir())) == 4  # every file received kept
+    assert len(list((ws.root / "archive").iterdir())) == 5  # every file received kept
 
     unknown = cli("accept", "0123456789ab", "-w", ws.root)
     assert unknown.exit_code == 2 and "不是已接收的回报" in unknown.output

@@ -169,11 +169,10 @@ def compute_status(issued: dict[str, dict[str, Any]], receipts: Iterable[Receipt
         rejected = refused.get(unit, [])
         errors = warnings = None
         note = ""
-        held = [r for r in versions if r.held and unit not in checked]
-        if held:  # every version held back: nothing usable, like files all refused
-            state, first, last = SENT, versions[0], held[-1]
+        if versions and unit not in checked:  # every version held back (blank…): nothing usable, like all refused
+            state, first, last = SENT, versions[0], versions[-1]
             received, file = last.received_at, last.file_name
-            note = f"未采用：{last.held}"
+            note = f"未采用：{last.held}" if last.held else ""
         elif versions:
             current = checked.get(unit)
             latest = versions[-1]
@@ -182,13 +181,13 @@ def compute_status(issued: dict[str, dict[str, Any]], receipts: Iterable[Receipt
             if current is not None:
                 errors, warnings = current.errors, current.warnings
             state = PASSED if errors == 0 else TO_FIX  # a return not checked (None) has not passed
-            first = versions[0]
+            first = next((r for r in versions if not r.held), versions[0])  # a blank template is no return
             later_refusals = [r for r in rejected if (r.received_at, r.id) > (latest.received_at, latest.id)]
             if later_refusals:
                 last = later_refusals[-1]
                 note = f"{short_time(last.received_at)} 发来的 {last.file_name} 被拒收：{last.reason}"
-            later_held = [r for r in versions if r.held and r.file_name != file and (r.received_at, r.id) > (
-                getattr(current, "received_at", ""), 0)]
+            later_held = [r for r in versions
+                          if r.held and r.file_name != file and r.received_at >= getattr(current, "received_at", "")]
             if later_held:
                 last = later_held[-1]
                 note = f"{short_time(last.received_at)} 发来的 {last.file_name} 未采用：{last.held}"
