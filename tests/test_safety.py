@@ -240,6 +240,14 @@ def test_outputs_never_overwrite_the_workspaces_inputs_or_a_foreign_file(ws: Wor
     assert again.exit_code == 3, again.output  # written by the toolkit there before: no --force needed
     assert not (tmp_path / "out" / "汇总.xlsx").exists()  # a draft never takes the final summary's name
 
+    folder = tmp_path / "催报"
+    folder.mkdir()
+    (folder / "催报清单.txt").write_text("督查室自己的清单", encoding="utf-8")
+    refused = cli("remind", "-o", folder, "-w", ws.root)
+    assert refused.exit_code == 2 and "已存在，且不是 toolkit 写出的文件" in refused.output
+    assert (folder / "催报清单.txt").read_text(encoding="utf-8") == "督查室自己的清单"
+    assert cli("remind", "-o", ws.state, "-w", ws.root).exit_code == 2
+
     page = tmp_path / "进度.html"
     assert cli("status", "--html", page, "-w", ws.root).exit_code == 1 and page.is_file()
     assert cli("status", "--html", page, "-w", ws.root).exit_code == 1  # its own page again
