@@ -12,11 +12,17 @@ from toolkit.store.files import atomic_path
 FINDING_COLUMNS = [("severity", "级别"), ("unit", "单位"), ("item", "序号"), ("column", "列"), ("sheet", "工作表"),
                    ("cell", "单元格"), ("message", "说明"), ("file", "文件"), ("code", "代码")]
 SEVERITY_WORDS = {"error": "错误", "warning": "警告"}
-JSON_KEYS = ("code", "severity", "unit", "item", "column", "cell", "file", "message")
+
+
+def shown(finding: Finding, attr: str) -> str:
+    """A finding's value in one of the columns, as a person reads it (the severity in words)."""
+    value = getattr(finding, attr)
+    return SEVERITY_WORDS.get(value, value) if attr == "severity" else str(value)
 
 
 def findings_json(items: list[Finding]) -> list[dict[str, str]]:
-    return [{key: getattr(f, key) for key in JSON_KEYS} for f in items]
+    """The same columns, keyed by their English names, values as they are (severity as its code)."""
+    return [{attr: getattr(f, attr) for attr, _ in FINDING_COLUMNS} for f in items]
 
 
 def write_findings_xlsx(path: Path, items: list[Finding], title: str) -> None:
@@ -36,11 +42,10 @@ def write_findings_xlsx(path: Path, items: list[Finding], title: str) -> None:
             sheet.write_string(1, c, label, head)
         for r, finding in enumerate(items, start=2):
             for c, (attr, _) in enumerate(FINDING_COLUMNS):
-                value = getattr(finding, attr)
                 if attr == "severity":
-                    sheet.write_string(r, c, SEVERITY_WORDS.get(value, value), error if finding.is_error else body)
+                    sheet.write_string(r, c, shown(finding, attr), error if finding.is_error else body)
                 else:
-                    write_text_cell(sheet, r, c, str(value), body)
+                    write_text_cell(sheet, r, c, shown(finding, attr), body)
         sheet.autofilter(1, 0, max(len(items) + 1, 2), len(FINDING_COLUMNS) - 1)
         sheet.freeze_panes(2, 0)
         workbook.close()

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from toolkit.model.findings import Finding
 from toolkit.model.parallel import no_progress
-from toolkit.views.report import FINDING_COLUMNS, SEVERITY_WORDS
+from toolkit.views.report import FINDING_COLUMNS, shown
 
 
 def console(*, stderr: bool = False) -> Console:
@@ -33,8 +33,7 @@ def findings_table(findings: list[Finding], title: str = "") -> Table:
     for _, label in columns:
         table.add_column(label, overflow="fold")
     for f in findings:
-        cells = [SEVERITY_WORDS.get(f.severity, f.severity) if attr == "severity" else str(getattr(f, attr))
-                 for attr, _ in columns]
+        cells = [shown(f, attr) for attr, _ in columns]
         table.add_row(*cells, style=STYLES.get(f.severity))
     return table
 
