@@ -59,14 +59,15 @@ def write_text_cell(sheet: Any, row: int, col: int, text: str, cell_format: Any)
 
 
 # Wide and full-width characters (Unicode East Asian Width W and F): CJK, kana, hangul, full-width forms, emoji.
-_WIDE = re.compile("[\u1100-\u115f\u231a\u231b\u2329\u232a\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff"
-                   "\ua000-\ua4cf\ua960-\ua97f\uac00-\ud7a3\uf900-\ufaff\ufe10-\ufe19\ufe30-\ufe6f\uff00-\uff60"
-                   "\uffe0-\uffe6\U0001f300-\U0001f64f\U00020000-\U0003fffd]")
+_WIDE_RANGES = ("\u1100-\u115f\u231a\u231b\u2329\u232a\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff"
+                "\ua000-\ua4cf\ua960-\ua97f\uac00-\ud7a3\uf900-\ufaff\ufe10-\ufe19\ufe30-\ufe6f\uff00-\uff60"
+                "\uffe0-\uffe6\U0001f300-\U0001f64f\U00020000-\U0003fffd")
+_NOT_WIDE = re.compile(f"[^{_WIDE_RANGES}]+")
 
 
 def display_width(text: str) -> int:
-    """Width in half-width units: a wide or full-width character counts two (one regular-expression scan)."""
-    return len(text) + len(_WIDE.findall(text))
+    """Width in half-width units: a wide or full-width character counts two."""
+    return len(text) + len(_NOT_WIDE.sub("", text))  # the text's length, plus its wide characters again
 
 
 def line_count(text: str, width: float, font_pt: float) -> int:
