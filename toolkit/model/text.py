@@ -56,11 +56,18 @@ def tidy_multiline(text: str) -> str:
 
 
 def split_units(text: str, known: set[str] | frozenset[str] = frozenset()) -> list[str]:
-    """Unit names in a 责任单位 cell, in order, as written; separators inside brackets do not split.
+    """Unit names in a 责任单位 cell, in order, as written (split_unit_names without the guesses)."""
+    return [name for name, _ in split_unit_names(text, known)]
 
-    Separators: 、，,；; line breaks and runs of spaces. Where only line breaks (and spaces) split two
-    pieces, the first is the head of a name the page layout broke in two (`市人力资源社会` / `保障局`)
-    when they make a known unit together, or when the first does not end as a unit's name does.
+
+def split_unit_names(text: str, known: set[str] | frozenset[str] = frozenset()) -> list[tuple[str, bool]]:
+    """(name, joined across a line break) for each unit in a 责任单位 cell; separators inside brackets do not split.
+
+    Separators: 、，,；; line breaks and runs of spaces. A line break usually separates two units; where only
+    line breaks (and spaces) split two pieces, they are one name the page layout broke in two
+    (`市人力资源社会` / `保障局`) when they make a known unit together, or when neither is known, the
+    first does not end as a unit's name does and the second does not start as one does (see `_broken`).
+    `known`: match keys of names known whole (the 单位 sheet's, and those written alone elsewhere in the list).
     """
     if not any(ch in _OPEN for ch in text):  # no brackets: one regular expression does it
         parts = _SEPARATOR_RUN.split(text)
@@ -90,24 +97,34 @@ def _line_breaks_only(separators: str) -> bool:
     return _BLANKS.fullmatch(separators) is not None and ("\n" in separators or "\r" in separators)
 
 
-def _join_broken(pieces: list[tuple[str, bool]], known: set[str] | frozenset[str]) -> list[str]:
-    names: list[str] = []
+def _join_broken(pieces: list[tuple[str, bool]], known: set[str] | frozenset[str]) -> list[tuple[str, bool]]:
+    names: list[tuple[str, bool]] = []
     for name, after_line_break in pieces:
-        if names and after_line_break and _broken_head(names[-1], name, known):
-            names[-1] += name
+        if names and after_line_break and _broken(names[-1][0], name, known):
+            names[-1] = (names[-1][0] + name, True)
         else:
-            names.append(name)
+            names.append((name, False))
     return names
 
 
-# Last characters of a unit's name; a fragment ending otherwise is the first half of a broken name.
-_UNIT_ENDINGS = (*"局委办部府院会厅室心司行处区县市队所站馆团社校园场台组关道门", "中心", "公司")
+# Last characters of a unit's name (市科技局, 市妇联, 市科协, 某某镇, 某某大学, 各成员单位 …); a piece ending
+# otherwise (市人力资源社会, 市住房和城乡建) may be the first half of a broken name.
+_UNIT_ENDINGS = (*"局委办部府院会厅室心司行处区县市队所站馆团社校园场台组关道门联协镇乡学位厂",
+                 "中心", "公司", "集团")
+# How a unit's name starts (市…, 区…, 各…, 国网…): a piece starting so is a unit of its own, even after a piece
+# that ends oddly (an abbreviation such as 市交投).
+_UNIT_STARTS = (*"市区县省各团", "国网", "中国", "中共", "国家", "人民", "共青团")
 
 
-def _broken_head(head: str, tail: str, known: set[str] | frozenset[str]) -> bool:
-    if match_key(head) in known or head[-1] in _CLOSE:
+def _broken(head: str, tail: str, known: set[str] | frozenset[str]) -> bool:
+    """Whether `head` and the `tail` on the next line are one name broken by the page layout."""
+    if match_key(head + tail) in known:
+        return True
+    if match_key(head) in known or match_key(tail) in known or head[-1] in _CLOSE:
         return False
-    return match_key(head + tail) in known or not head.endswith(_UNIT_ENDINGS) or head.endswith("社会")
+    if tail[0] in _OPEN or head.endswith("社会"):  # 各乡镇 / （街道）; 市人力资源社会 / 保障局
+        return True
+    return not head.endswith(_UNIT_ENDINGS) and not tail.startswith(_UNIT_STARTS)
 
 
 def excel_date(serial: float) -> str:
