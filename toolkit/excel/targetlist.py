@@ -302,7 +302,7 @@ def _read_item(sheet: _ItemSheet, r: int, seq: str, values: dict[str, str], prob
                                               candidates="、".join(sheet.ambiguous[key]), cell=sheet.cell(r, col.key),
                                               column=col.label, **at))
             resolved = sheet.aliases.setdefault(key, name)
-            if was_joined and resolved == name:  # a name the 单位 sheet knows is no guess
+            if was_joined and key not in sheet.known:  # a name known whole (单位 sheet, elsewhere) is no guess
                 joined.append(name)
             if resolved not in official:
                 official.append(resolved)
