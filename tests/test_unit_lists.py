@@ -112,7 +112,7 @@ def test_a_name_written_whole_elsewhere_in_the_list_is_not_joined(tmp_path):
     # 高新区管委会 is known and the two lines stay two units.
     path = tmp_path / "清单.xlsx"
     write_list(path, [Row(1, units="市交投\n高新区管委会")])
-    (alone,), _ = read(path)[0].items, None
+    (alone,) = read(path)[0].items
     assert alone.units == ("市交投高新区管委会",) and alone.joined == ("市交投高新区管委会",)
     write_list(path, [Row(1, units="市交投\n高新区管委会"), Row(2, units="高新区管委会、市财政局")])
     targets, _ = read(path)
