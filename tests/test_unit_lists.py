@@ -64,6 +64,8 @@ CELLS = [
     ("市农业农村局\n各乡镇（街道）", ["市农业农村局", "各乡镇（街道）"]),
     ("市民政局\n各乡镇\n（街道）", ["市民政局", "各乡镇（街道）"]),
     ("齐鲁石化公司\n市生态环境局", ["齐鲁石化公司", "市生态环境局"]),
+    ("市民政局\n各区、县（市）人民政府", ["市民政局", "各区、县（市）人民政府"]),
+    ("市财政局、各成员单位", ["市财政局", "各成员单位"]),
 ]
 # The cells whose name was joined across a line break: what the coordinator is asked to confirm.
 # 市人力资源社会保障局 is joined too (the seed's 市人力资源社会 / 保障局), but is no guess: cell 34 writes it whole.

@@ -71,10 +71,9 @@ def split_unit_names(text: str, known: set[str] | frozenset[str] = frozenset()) 
     """
     if not any(ch in _OPEN for ch in text):  # no brackets: one regular expression does it
         parts = _SEPARATOR_RUN.split(text)
-        pieces = [(name, _line_breaks_only(parts[i - 1]) if i else False)
-                  for i, name in enumerate(parts) if i % 2 == 0 and name]
+        pieces = [(name, parts[i - 1] if i else "") for i, name in enumerate(parts) if i % 2 == 0 and name]
         return _join_broken(pieces, known)
-    pieces = []  # (name, split from the previous piece by line breaks only)
+    pieces = []  # (name, the separators between it and the previous piece)
     current: list[str] = []
     separators = ""
     depth = 0
@@ -85,7 +84,7 @@ def split_unit_names(text: str, known: set[str] | frozenset[str] = frozenset()) 
             depth -= 1
         if depth == 0 and (ch in _UNIT_SEPARATORS or _BLANKS.fullmatch(ch)):
             if current:
-                pieces.append(("".join(current), bool(separators) and _line_breaks_only(separators)))
+                pieces.append(("".join(current), separators))
                 current, separators = [], ""
             separators += ch
         else:
@@ -97,14 +96,23 @@ def _line_breaks_only(separators: str) -> bool:
     return _BLANKS.fullmatch(separators) is not None and ("\n" in separators or "\r" in separators)
 
 
-def _join_broken(pieces: list[tuple[str, bool]], known: set[str] | frozenset[str]) -> list[tuple[str, bool]]:
+def _join_broken(pieces: list[tuple[str, str]], known: set[str] | frozenset[str]) -> list[tuple[str, bool]]:
+    """Pieces (name, separators before it) as names: a known name holding a separator (各区、县（市）人民政府)
+    kept whole, and so is 各区 before 、; two lines joined when `_broken` says so."""
     names: list[tuple[str, bool]] = []
-    for name, after_line_break in pieces:
-        if names and after_line_break and _broken(names[-1][0], name, known):
-            names[-1] = (names[-1][0] + name, True)
+    for name, separators in pieces:
+        previous = names[-1][0] if names else ""
+        if previous and (match_key(previous + separators + name) in known or
+                         (separators.strip() == "、" and _EACH_PLACE.fullmatch(previous))):
+            names[-1] = (previous + separators.strip() + name, names[-1][1])
+        elif previous and _line_breaks_only(separators) and _broken(previous, name, known):
+            names[-1] = (previous + name, True)
         else:
             names.append((name, False))
     return names
+
+
+_EACH_PLACE = re.compile("各[^、]{1,2}")  # 各区 in 各区、县（市）人民政府: the start of one collective name
 
 
 # Last characters of a unit's name (市科技局, 市妇联, 市科协, 某某镇, 某某大学, 各成员单位 …); a piece ending
