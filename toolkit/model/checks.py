@@ -227,6 +227,11 @@ def check_return(spec: Spec, table: ReturnTable, unit: str, issued: dict[str, di
             if col.prefilled:
                 result.findings += _check_prefilled(col, prefilled.get(col.key, ""), text, cell_at)
                 continue
+            if col.key in row.formulas:  # read as empty or as #N/A: the formula's result is not there to read
+                formula, error = row.formulas[col.key]
+                answers[col.key] = ""
+                result.findings.append(findings.make("formula-no-value", formula=formula, error=error, **cell_at))
+                continue
             answers[col.key], problems = check_value(spec, col, row.raw.get(col.key), text, cell_at)
             result.findings += problems
         if spec.rules:
