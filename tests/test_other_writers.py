@@ -10,10 +10,17 @@ import zipfile
 from pathlib import Path
 
 import openpyxl
+import pytest
+from openpyxl.cell.rich_text import CellRichText, TextBlock
+from openpyxl.cell.text import InlineFont
 from returns import UNIT, open_return
 
+from toolkit.collect import collect
+from toolkit.excel import biff, intake
+from toolkit.excel.office import convert
 from toolkit.store.ledger import Ledger
 from toolkit.store.workspace import Workspace
+from toolkit.validate import validate
 
 
 def _patched(data: bytes, sheet_xml: str, edit) -> bytes:
@@ -95,3 +102,52 @@ def test_an_xlsb_return_is_archived_as_xlsb(ws: Workspace, cli, tmp_path: Path) 
         (receipt,) = ledger.all()
     assert (receipt.format, Path(receipt.archive).suffix) == ("xlsb", ".xlsb")
     assert (ws.root / receipt.archive).read_bytes() == path.read_bytes()
+
+
+# --- a text a reader cut short (legacy .xls) ---------------------------------------------------------------
+
+LONG_RICH = CellRichText([TextBlock(InlineFont(b=n % 2 == 0), f"{n + 1}.推进重点项目建设，完成投资{n + 3}亿元；")
+                          for n in range(400)])  # about 9,000 characters, split over the file's CONTINUE records
+
+
+@pytest.fixture
+def rich_xls(ws: Workspace, tmp_path: Path) -> tuple[Path, str]:
+    """A return with a long rich text in 具体工作进展 of item 1, saved as .xls by LibreOffice; and that cell."""
+    filled = open_return(ws, UNIT)
+    cell = filled.cell("1", "具体工作进展")
+    filled.sheet[cell] = LONG_RICH
+    source = filled.save(tmp_path / "src" / "发改委.xlsx")
+    (xls,) = convert([source], "xls", tmp_path / "xls")
+    return xls, cell
+
+
+@pytest.mark.libreoffice
+def test_the_recorded_length_of_every_text_is_read_from_the_xls(ws: Workspace, rich_xls) -> None:
+    xls, cell = rich_xls
+    recorded = biff.recorded_lengths(xls.read_bytes())
+    row, col = int(cell[1:]) - 1, ord(cell[0]) - ord("A")
+    assert recorded[ws.spec.sheet_name][(row, col)] == len(str(LONG_RICH)) > 8224  # longer than one BIFF record
+    # calamine reads every text whole here: nothing is reported.
+    assert intake.parse(xls.read_bytes(), ws.spec, "x.xls").cut_short == []
+
+
+@pytest.mark.libreoffice
+def test_a_text_read_shorter_than_recorded_is_reported_never_used_silently(ws: Workspace, rich_xls, monkeypatch,
+                                                                          cli) -> None:
+    xls, cell = rich_xls
+    real = intake.read_grids
+
+    def cut(data):  # a reader that stops a long rich text short, as some do on some writers' files
+        grids = real(data)
+        for grid in grids:
+            for row in grid.rows:
+                row[:] = [v[:4000] if isinstance(v, str) and len(v) > 8000 else v for v in row]
+        return grids
+
+    monkeypatch.setattr(intake, "read_grids", cut)
+    (record,) = collect(ws, [xls])
+    assert record.verdict == "accepted"
+    found = [f for f in validate(ws).findings if f.code == "cell-cut-short"]
+    assert [(f.item, f.column, f.cell, f.severity) for f in found] == [("1", "具体工作进展", cell, "error")]
+    assert f"记为 {len(str(LONG_RICH))} 个字，只读出 4000 个字" in found[0].message
+    assert "（第1项的“具体工作进展”）" in found[0].message and "另存为 .xlsx" in found[0].message

@@ -16,6 +16,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from toolkit.excel import biff
 from toolkit.excel.sheets import (
     EXCEL_ERRORS,
     Grid,
@@ -310,6 +311,7 @@ class Parsed:
     table: ReturnTable | None = None
     problem: Finding | None = None  # why the file cannot be used at all
     fallback: str = ""  # why calamine could not read it, when openpyxl did
+    cut_short: list[tuple[str, str, int, int]] = field(default_factory=list)  # (sheet, cell, recorded, read) of .xls
 
 
 def parse(data: bytes, spec: Spec, file: str, limits: Limits | None = None,
@@ -340,7 +342,8 @@ def parse(data: bytes, spec: Spec, file: str, limits: Limits | None = None,
     problem = check_cells(grids, limits, file)
     if problem is not None:
         return Parsed(fmt, kind, problem=problem)
-    parsed = Parsed(fmt, kind, stamp=read_stamp(grids), table=find_table(grids, spec), fallback=fallback)
+    parsed = Parsed(fmt, kind, stamp=read_stamp(grids), table=find_table(grids, spec), fallback=fallback,
+                    cut_short=_cut_short(data, grids) if fmt == "xls" else [])
     if parsed.table is None:
         parsed.problem = findings.make("file-no-table", labels="”“".join(c.label for c in spec.columns[:4]),
                                        file=file)
@@ -350,6 +353,21 @@ def parse(data: bytes, spec: Spec, file: str, limits: Limits | None = None,
 
 
 SPREADSHEETS = ("xlsx", "xlsm", "xlsb", "ods", "xls")
+
+
+def _cut_short(data: bytes, grids: list[Grid]) -> list[tuple[str, str, int, int]]:
+    """The cells of a legacy .xls whose text was read shorter than the file records it: (sheet, cell, recorded, read)."""
+    try:
+        recorded = biff.recorded_lengths(data)
+    except (biff.BiffError, struct.error, UnicodeDecodeError):  # not plain BIFF8: nothing to compare with
+        return []
+    found = []
+    for grid in grids:
+        for (r, c), length in sorted(recorded.get(grid.name, {}).items()):
+            value = grid.value(r, c)
+            if isinstance(value, str) and len(value) < length:
+                found.append((grid.name, cell_name(r + 1, c + 1), length, len(value)))
+    return found
 
 
 def _read_by_fallback(data: bytes) -> list[Grid] | None:

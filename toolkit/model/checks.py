@@ -74,6 +74,14 @@ def check_parsed(spec: Spec, parsed: Parsed, unit: str, issued: dict, source: st
         return checked
     checked = check_return(spec, parsed.table, unit, issued.get("prefilled", {}), checked.file)
     checked.received_at = received_at
+    if parsed.cut_short:  # cells read short: named by their item and column when they are in the table
+        where = {(parsed.table.sheet, ref): (row.seq, spec.column(key).label)
+                 for row in parsed.table.rows for key, ref in row.cells.items()}
+        checked.findings[:0] = [
+            findings.make("cell-cut-short", unit=unit, file=checked.file, sheet=sheet, cell=cell, recorded=recorded,
+                          read=read, item=where.get((sheet, cell), ("", ""))[0],
+                          column=where.get((sheet, cell), ("", ""))[1])
+            for sheet, cell, recorded, read in parsed.cut_short]
     return checked
 
 
