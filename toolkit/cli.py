@@ -123,20 +123,21 @@ def distribute(
 ) -> None:
     """按牵头单位生成填报表（outbox/），附填报通知与发放清单。清单有错误时不写任何文件。"""
     from toolkit.distribute import distribute as run
+    from toolkit.excel.targetlist import unit_index
 
     with writing(workspace) as ws:
         with progress("生成填报表", None) as tick:
             result = run(ws, previous, tick, jobs)
         if result.problems:
             print_findings(result.problems, title=f"目标任务清单 {ws.targets_path.name} 的问题")
-        if result.targets is not None:
-            from toolkit.excel.targetlist import unit_index
-
-            print_joined(unit_index(result.targets))
+        entries = unit_index(result.targets) if result.targets is not None else []
         if any(p.is_error for p in result.problems):
+            print_joined(entries)
             console().print(f"[red]目标任务清单有 {sum(p.is_error for p in result.problems)} 个错误，未生成任何填报表。"
                           "[/red]请在 Excel 中修改清单后重新运行 toolkit distribute。")
             raise typer.Exit(1)
+        if result.new:  # units that get a workbook for the first time: the coordinator checks whom the list names
+            console().print(units_table(entries))
         leads = [i for i in result.issues if i.role == "lead"]
         co = len(result.issues) - len(leads)
         console().print(f"已为 {len(leads)} 个牵头单位生成填报表（共 {sum(len(i.items) for i in leads)} 项）"
@@ -145,6 +146,7 @@ def distribute(
                              ("已无牵头任务、已删除其填报表", result.removed)):
             if units and (label != "未变" or result.changed or result.new):
                 console().print(f"  {label}（{len(units)}）：{'、'.join(units)}")
+        print_joined(entries)
 
 
 @app.command()
