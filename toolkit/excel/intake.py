@@ -370,6 +370,20 @@ def _cut_short(data: bytes, grids: list[Grid]) -> list[tuple[str, str, int, int]
     return found
 
 
+_FORMULA_OR_ERROR = re.compile(rb'<(?:\w+:)?f[ >]|\st="e"')  # a cell's <f> (not <formula>), an error value
+
+
+def _has_formulas(data: bytes) -> bool:
+    """Whether any sheet of an .xlsx holds a formula or an error value: most returns hold none, and then openpyxl
+    need not be asked about their empty cells."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return any(_FORMULA_OR_ERROR.search(archive.read(name)) for name in archive.namelist()
+                       if name.startswith("xl/worksheets/") and name.endswith(".xml"))
+    except ZIP_ERRORS:
+        return False
+
+
 def _read_by_fallback(data: bytes) -> list[Grid] | None:
     """The workbook read by openpyxl when calamine refused it (its limits already checked); None if it fails too."""
     try:
@@ -387,7 +401,7 @@ def _find_formulas(data: bytes, table: ReturnTable, spec: Spec) -> None:
     suspects = {row.cells[col.key]: (row, col.key) for row in table.rows for col in spec.filled
                 if col.key in row.cells and (not row.values.get(col.key, "").strip()
                                              or row.values[col.key].strip() in EXCEL_ERRORS)}
-    if not suspects:
+    if not suspects or not _has_formulas(data):
         return
     try:
         found = formula_cells(data, table.sheet, set(suspects))

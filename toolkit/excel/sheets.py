@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import openpyxl
 import python_calamine
 
 from toolkit.model.text import match_key
@@ -74,6 +73,8 @@ def read_grids_openpyxl(data: bytes) -> list[Grid]:
     openpyxl is about fifteen times slower, and reads what some writers put where calamine expects none
     (an <extLst> inside a cell). Values as calamine gives them: "" for an empty cell, a formula's cached value.
     """
+    import openpyxl  # imported when needed: collect's workers start without it
+
     with warnings.catch_warnings():  # "Unknown extension is not supported": what calamine choked on, dropped
         warnings.simplefilter("ignore")
         workbook = openpyxl.load_workbook(io.BytesIO(data), data_only=True)
@@ -88,6 +89,8 @@ def read_grids_openpyxl(data: bytes) -> list[Grid]:
 def formula_cells(data: bytes, sheet: str, cells: set[str]) -> dict[str, tuple[str, str]]:
     """Of the `cells` (A1 names) of an .xlsx sheet, those holding a formula or an error value: {cell: (formula,
     the error it shows or "")}. A formula Excel never calculated (written by a program) has no value to read."""
+    import openpyxl
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         formulas = openpyxl.load_workbook(io.BytesIO(data))[sheet]
