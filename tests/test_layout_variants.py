@@ -238,10 +238,17 @@ def test_the_summary_has_neither_the_note_nor_the_units_and_counts_the_declared_
     assert any("完成率 = “已完成”事项数" in str(row[0]) for row in stats)
 
 
-def test_done_must_be_one_of_the_choices(tmp_path):
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ('done = ["已完成"]', 'done = ["完成"]', "done 中的“完成”不是本列的选项，可用：未启动、推进中、已完成"),
+    ('key = "progress"\nlabel = "工作进展"\n', 'key = "progress"\nlabel = "工作进展"\ntemplate = false\n',
+     "单位填写的列和序号列须在填报表中"),
+    ('role = "id"\n', 'role = "id"\nsummary = false\n', "序号列须在汇总表中"),
+])
+def test_placement_and_done_mistakes_are_named(tmp_path, old, new, message):
     path = tmp_path / "bad.toml"
-    path.write_text(KEY_WORK.replace('done = ["已完成"]', 'done = ["完成"]'), encoding="utf-8")
-    with pytest.raises(SpecError, match="done 中的“完成”不是本列的选项"):
+    assert KEY_WORK.count(old) == 1
+    path.write_text(KEY_WORK.replace(old, new), encoding="utf-8")
+    with pytest.raises(SpecError, match=message):
         load_spec(str(path), {"year": 2023, "period": parse_period("Q1")})
 
 

@@ -58,7 +58,6 @@ class Item:
 class TargetList:
     items: list[Item]
     aliases: dict[str, str] = field(default_factory=dict)  # match key -> official name
-    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # collective unit -> its members (单位 sheet)
 
     def by_lead(self) -> dict[str, list[Item]]:
         """Each lead unit's items (a collective lead's members each get the item), in order of their first item."""
@@ -191,7 +190,7 @@ def read_target_list(path: Path, spec: Spec, period: Period, *,
     groups = {official: tuple(aliases.get(match_key(m), m) for m in names) for official, names in members.items()}
     sheet = _ItemSheet(spec, header, {"sheet": grid.name, **where}, aliases, ambiguous, known, groups)
     items, problems = _read_items(sheet, grid)
-    return TargetList(items, aliases, groups), problems
+    return TargetList(items, aliases), problems
 
 
 def _names_written_whole(grid: Grid, header: Header, keys: list[str]) -> frozenset[str]:

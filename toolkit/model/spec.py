@@ -409,6 +409,9 @@ def _column(raw: dict[str, Any], i: int, check: _Checker) -> Column:
     if not raw["template"] and (raw["source"] == "unit" or raw["role"] == "id"):
         raise check.fail("单位填写的列和序号列须在填报表中，不能设 template = false", f"{at}template", "columns", i,
                          "template")
+    if not raw["summary"] and raw["role"] == "id":
+        raise check.fail("序号列须在汇总表中（汇总表按序号排列），不能设 summary = false", f"{at}summary", "columns", i,
+                         "summary")
     return Column(
         key=raw["key"], label=check.text(raw["label"], f"{at}label", "columns", i, "label"),
         source=raw["source"], role=raw["role"], type=raw["type"], required=raw["required"],
