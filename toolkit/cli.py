@@ -21,7 +21,7 @@ from toolkit.model.spec import SpecError, load_spec
 from toolkit.store.files import OutputError
 from toolkit.store.lock import BusyError
 from toolkit.store.workspace import Workspace, WorkspaceError, init_workspace, open_workspace
-from toolkit.views.terminal import VERDICT_WORDS, console, print_findings, progress
+from toolkit.views.terminal import VERDICT_WORDS, console, print_findings, print_joined, progress, units_table
 
 app = typer.Typer(
     help="目标任务报送汇总工具：init 建工作区 → distribute 分发填报表 → collect 收集回报 → validate 校验 → merge 汇总。",
@@ -97,6 +97,16 @@ def init(
     console().print(f"已建立工作区 {ws.root}")
     console().print(f"  配置：{ws.config.path}")
     console().print(f"  目标任务清单：{ws.targets_path}（可在 Excel 中编辑）")
+    if targets:
+        from toolkit.excel.targetlist import unit_index
+        from toolkit.store.workspace import prefill_unit_sheet
+
+        found, listed = prefill_unit_sheet(ws)
+        entries = unit_index(found)
+        if listed is not None:
+            console().print(f"  已在清单中加了“单位”工作表，列出清单中的 {listed} 个单位：请核对名称，登记简称；"
+                            "集体单位（如“各区人民政府”）牵头的事项，请在“成员单位”栏列出其成员。")
+        print_joined(entries)
     if upstream:
         console().print(f"清单中的事项取自上级下发的填报表：请先在“{ws.spec.by_role('units').label}”栏填写本单位的承办科室或下级单位（第一个为牵头），"
                       "汇总（toolkit merge）时会自动填好上级的这张表，用于上报。")
@@ -113,16 +123,21 @@ def distribute(
 ) -> None:
     """按牵头单位生成填报表（outbox/），附填报通知与发放清单。清单有错误时不写任何文件。"""
     from toolkit.distribute import distribute as run
+    from toolkit.excel.targetlist import unit_index
 
     with writing(workspace) as ws:
         with progress("生成填报表", None) as tick:
             result = run(ws, previous, tick, jobs)
         if result.problems:
             print_findings(result.problems, title=f"目标任务清单 {ws.targets_path.name} 的问题")
+        entries = unit_index(result.targets) if result.targets is not None else []
         if any(p.is_error for p in result.problems):
+            print_joined(entries)
             console().print(f"[red]目标任务清单有 {sum(p.is_error for p in result.problems)} 个错误，未生成任何填报表。"
                           "[/red]请在 Excel 中修改清单后重新运行 toolkit distribute。")
             raise typer.Exit(1)
+        if result.new:  # units that get a workbook for the first time: the coordinator checks whom the list names
+            console().print(units_table(entries))
         leads = [i for i in result.issues if i.role == "lead"]
         co = len(result.issues) - len(leads)
         console().print(f"已为 {len(leads)} 个牵头单位生成填报表（共 {sum(len(i.items) for i in leads)} 项）"
@@ -131,6 +146,26 @@ def distribute(
                              ("已无牵头任务、已删除其填报表", result.removed)):
             if units and (label != "未变" or result.changed or result.new):
                 console().print(f"  {label}（{len(units)}）：{'、'.join(units)}")
+        print_joined(entries)
+
+
+@app.command()
+@friendly
+def units(workspace: WorkspaceOption = None) -> None:
+    """列出目标任务清单中的单位及其牵头、协办事项（不写任何文件）；标出由换行前后两段合成的单位名称，供核对。"""
+    from toolkit.excel.targetlist import unit_index
+
+    ws = open_workspace(workspace)
+    targets, problems = ws.load_targets()
+    entries = unit_index(targets)
+    if problems:
+        print_findings(problems, title=f"目标任务清单 {ws.targets_path.name} 的问题")
+    console().print(units_table(entries))
+    recipients = targets.by_lead()
+    console().print(f"共 {len(entries)} 个单位，{len(targets.items)} 项事项；distribute 将为 {len(recipients)} 个单位"
+                    f"各生成一份填报表。")
+    print_joined(entries)
+    raise typer.Exit(1 if any(p.is_error for p in problems) else 0)
 
 
 @app.command()

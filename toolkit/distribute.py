@@ -66,6 +66,7 @@ class DistributeResult:
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    targets: TargetList | None = None  # the list as read: its units are shown to the coordinator
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ def distribute(ws: Workspace, previous: Path | None = None, tick: Callable[[], N
         ws.save_previous(read_previous(previous, ws.spec.without_previous()))
     started = dt.datetime.now()
     targets, problems = ws.load_targets()
-    result = DistributeResult(problems=problems)
+    result = DistributeResult(problems=problems, targets=targets)
     if any(p.is_error for p in problems):
         return result
     result.issues = plan(ws, targets)

@@ -40,10 +40,20 @@ def summary_rows(spec: Spec, targets: TargetList, checked: ValidationResult,
 
     Co-organisers' contributions (returns without errors) are placed under the lead's text, labelled
     with the unit's name as the preset's [co_organisers].format says (like the seed's `（市教育局负责）`).
+    An item led by a collective unit has one row per member, in the 单位 sheet's order.
     """
     rows = []
     unverified = {unit for unit, r in checked.returns.items() if r.errors}  # counted once a return, not once an item
     for item in targets.items:
+        for member in item.members:
+            current = checked.returns.get(member)
+            if current is None:
+                rows.append(SummaryRow(item, {}, "missing", member))
+            else:
+                rows.append(SummaryRow(item, current.answers.get(item.seq, {}),
+                                       "unverified" if member in unverified else "ok", member))
+        if item.members:
+            continue
         current = checked.returns.get(item.lead)
         if current is None:
             rows.append(SummaryRow(item, {}, "missing"))
@@ -74,7 +84,7 @@ def merge(ws: Workspace, output: Path | None = None, *, allow_missing: bool = Fa
     leads = targets.leads()
     missing = [u for u in leads if u not in checked.returns]
     with_errors = {u: r.errors for u, r in checked.returns.items() if r.errors and u in leads}
-    spec = ws.spec.without_previous()
+    spec = ws.layout.for_summary()
     result = MergeResult(COMPLETE, missing=missing, with_errors=with_errors,
                          rows=summary_rows(spec, targets, checked, co_returns))
     if (missing or with_errors) and not allow_missing:
@@ -93,7 +103,7 @@ def merge(ws: Workspace, output: Path | None = None, *, allow_missing: bool = Fa
         write_summary(tmp, spec, result.rows, contacts, coordinator=ws.coordinator_contact(),
                       missing_line=missing_line(spec, result.rows), style=style, group_by=group_by)
     result.path = path
-    result.upstream = write_return(ws.state, path.parent, spec,
+    result.upstream = write_return(ws.state, path.parent, ws.spec.without_previous(),
                                    {r.item.seq: r.filled for r in result.rows if r.state != "missing"},
                                    ws.coordinator_contact())
     return result
