@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from toolkit import __version__
@@ -153,6 +154,10 @@ def distribute(
                              ("已无牵头任务、已删除其填报表", result.removed)):
             if units and (label != "未变" or result.changed or result.new):
                 console().print(f"  {label}（{len(units)}）：{'、'.join(units)}")
+        for note in result.notes:
+            console().print(f"[yellow]请注意：[/yellow]{escape(note)}")
+        if result.notes:
+            console().print(f"修改 {ws.config.path.name} 后重新运行 toolkit distribute，填报通知即随之更新。")
 
 
 @command()
@@ -316,7 +321,7 @@ def status(
     from toolkit.status import build_status, status_table, write_html
 
     ws = open_workspace(workspace)
-    report = build_status(ws, as_of_time(as_of))
+    report = build_status(ws, as_of_time(as_of) if as_of else None)
     if html:
         write_html(ws, report, html)
     if as_json:
@@ -324,6 +329,8 @@ def status(
     else:
         console().print(status_table(report))
         console().print(report.totals_line())
+        if report.past_campaign_note:
+            console().print(f"[yellow]请注意：[/yellow]{report.past_campaign_note}")
         if report.unattributed:
             console().print(f"[yellow]另有 {len(report.unattributed)} 个文件被拒收且无法识别单位[/yellow]"
                           "（--html 网页中列出）。")
@@ -344,7 +351,9 @@ def remind(
     from toolkit.status import build_status, write_reminders
 
     with writing(workspace) as ws:
-        report = build_status(ws, as_of_time(as_of))
+        report = build_status(ws, as_of_time(as_of) if as_of else None)
+        if report.past_campaign_note:
+            console().print(f"[yellow]请注意：[/yellow]{report.past_campaign_note}")
         result = write_reminders(ws, report, output)
         rows = {r.unit: r for r in report.rows}
         if result.notices:

@@ -66,6 +66,7 @@ class DistributeResult:
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)  # what the coordinator should fix before sending (deadline, contact)
 
 
 @dataclass(frozen=True)
@@ -148,8 +149,32 @@ def distribute(ws: Workspace, previous: Path | None = None, tick: Callable[[], N
                 if name and (ws.outbox / name).is_file():
                     (ws.outbox / name).unlink()
     write_manifest(ws, result.issues)
+    result.notes = campaign_notes(ws, started.date())
     result.seconds = (dt.datetime.now() - started).total_seconds()
     return result
+
+
+def campaign_notes(ws: Workspace, today: dt.date) -> list[str]:
+    """What the notices would get wrong: a deadline missing or already past, the coordinator's contact empty."""
+    notes = []
+    text = str(ws.context.get("deadline") or "").strip()
+    try:
+        deadline = dt.date.fromisoformat(text[:10]) if text else None
+    except ValueError:
+        deadline = None
+        notes.append(f"{ws.config.path.name} 中的报送截止日期“{text}”不是有效日期（应写成 2022-04-15）："
+                     "填报通知中的报送时间将照原样写出，status 也无法判断逾期。")
+    if not text:
+        notes.append(f"{ws.config.path.name} 的 [campaign] 中没有填写报送截止日期（deadline）："
+                     "填报通知中的报送时间将是空的，status 和 remind 也无法判断逾期。")
+    elif deadline is not None and deadline < today:
+        notes.append(f"报送截止日期{chinese_date(deadline)}已经过去（今天是{chinese_date(today)}）："
+                     "填报通知会写着这个已过的日期。如是新一期，请修改 [campaign] 中的 deadline。")
+    empty = [f.label.strip().rstrip("：:") for f in ws.spec.contact if not ws.coordinator_contact()[f.key].strip()]
+    if empty:
+        notes.append(f"{ws.config.path.name} 的 [coordinator] 中{'、'.join(empty)}未填写："
+                     "填报通知和催报通知中将没有联系电话，单位有疑问时无从联系。")
+    return notes
 
 
 def read_previous(path: Path, spec: Spec) -> dict[str, Any]:

@@ -65,6 +65,7 @@ STATES: dict[str, State] = {s.word: s for s in (
 )}
 MISSING = (NOT_SENT, OVERDUE)  # the states `toolkit remind` chases
 JSON_KEYS = ("unit", "state", "received", "versions", "errors", "warnings", "late")
+PAST_CAMPAIGN_DAYS = 60  # a deadline further back than this, with no --as-of: a past campaign looked at later
 REMINDER_PREFIX = "催报通知-"
 REMINDER_LIST = "催报清单.txt"
 
@@ -98,6 +99,20 @@ class StatusReport:
     now: dt.datetime
     deadline: dt.date | None
     unattributed: list[Receipt] = field(default_factory=list)  # refused files that name no issued unit
+    by_clock: bool = False  # `now` is the clock (no --as-of): a past campaign looked at today
+
+    @property
+    def past_campaign_note(self) -> str:
+        """For a campaign whose deadline is long past, looked at by the clock: the days late count from today,
+        and how to see it as it stood then (--as-of). Empty otherwise."""
+        if not self.by_clock or self.deadline is None:
+            return ""
+        days = (self.now.date() - self.deadline).days
+        if days <= PAST_CAMPAIGN_DAYS:
+            return ""
+        then = self.deadline + dt.timedelta(days=1)
+        return (f"本期报送截止日期为{chinese_date(self.deadline)}，距今已{days}天：逾期天数按今天计算。"
+                f"如要看当时的报送情况，请加 --as-of 指定日期（如 --as-of {then.isoformat()}）。")
 
     @property
     def totals(self) -> dict[str, int]:
@@ -214,7 +229,9 @@ def build_status(ws: Workspace, now: dt.datetime | None = None) -> StatusReport:
     with Ledger(ws.state / "ledger.sqlite") as ledger:
         receipts = ledger.all()
     checked = checked_returns(ws, manifest=manifest).returns
-    return compute_status(issued, receipts, checked, deadline, now or parse_as_of(None))
+    report = compute_status(issued, receipts, checked, deadline, now or parse_as_of(None))
+    report.by_clock = now is None
+    return report
 
 
 # --- views ---
@@ -257,7 +274,7 @@ def render_html(report: StatusReport, title: str, office: str = "", kicker: str 
         index={word: n for n, word in enumerate(STATES, 1)},
         shares={word: round(100 * n / rows, 2) for word, n in report.totals.items()},
         now=f"{report.now:%Y-%m-%d %H:%M}", deadline=report.deadline.isoformat() if report.deadline else "",
-        short_time=short_time,
+        generated=f"{dt.datetime.now():%Y-%m-%d %H:%M}", short_time=short_time,
     )
 
 

@@ -172,8 +172,9 @@ class Workspace:
         return {f.key: str(self.config.get(f"coordinator.{f.key}", "") or "") for f in self.spec.contact}
 
     def coordinator_line(self) -> str:
-        """The coordinator's contact in the spec's contact labels, e.g. 联系人：张三  联系方式：1234567."""
-        return "    ".join(f"{f.label}{value}" for f in self.spec.contact
+        """The coordinator's contact in the spec's contact labels, e.g. 联系人：张三　　联系方式：1234567
+        (two full-width spaces apart, as a Chinese document spaces them)."""
+        return "　　".join(f"{f.label}{value}" for f in self.spec.contact
                            if (value := self.coordinator_contact()[f.key]))
 
     def file_name(self, key: str, **extra: Any) -> str:
