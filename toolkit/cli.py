@@ -256,14 +256,17 @@ def merge(
             console().print(f"上报上级的填报表（已按汇总结果填好）：{result.upstream}")
         if pdf and result.path:
             from toolkit.excel.office import OfficeError
-            from toolkit.summary import export_pdf
+            from toolkit.summary import export_pdf, pdf_substitutes, substitutes_line
 
+            substitutes = pdf_substitutes(result.style) if result.style else {}
             try:
-                pdf_path = export_pdf(result.path, result.path.parent)
+                pdf_path = export_pdf(result.path, result.path.parent, substitutes=substitutes)
             except OfficeError as exc:
                 console(stderr=True).print(f"[red]PDF 未生成：[/red]{exc}")
                 raise typer.Exit(2) from None
             console().print(f"PDF：{pdf_path}")
+            if substitutes:
+                console().print(substitutes_line(substitutes))
         raise typer.Exit(result.outcome)
 
 

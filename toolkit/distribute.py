@@ -14,7 +14,7 @@ from typing import Any
 import jinja2
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from toolkit.excel.layout import new_workbook, row_height, write_contact_row, write_text_cell
+from toolkit.excel.layout import balanced_label, new_workbook, row_height, write_contact_row, write_text_cell
 from toolkit.excel.sheets import find_header, read_grids
 from toolkit.excel.targetlist import Item, TargetList, is_collective, normalise_seq
 from toolkit.model import stamp as stamps
@@ -354,7 +354,7 @@ def write_template(path: Path, blueprint: Blueprint, issue: UnitIssue) -> None:
     write_contact_row(sheet, spec.contact, CONTACT_ROW, last_col, fmt["label"], fmt["contact"])
     sheet.set_row(CONTACT_ROW, 24)
     for c, col in enumerate(spec.columns):
-        sheet.write_string(HEADER_ROW, c, col.label, fmt["header"])
+        sheet.write_string(HEADER_ROW, c, balanced_label(col.label, col.width, BODY_PT), fmt["header"])
     sheet.set_row(HEADER_ROW, blueprint.header_height)
 
     cells = [(c, key, fmt[name]) for c, (name, key) in enumerate(blueprint.cells)]

@@ -75,6 +75,28 @@ def line_count(text: str, width: float, font_pt: float) -> int:
     return sum(math.ceil(display_width(paragraph) / per_line) or 1 for paragraph in text.split("\n"))
 
 
+# Characters a line may not begin with (Chinese line-breaking rules: 避头), nor end with (避尾).
+NOT_AT_LINE_START = set("，。、；：？！）》」』】〕〉”’…—%,.;:?!)]}")
+NOT_AT_LINE_END = set("（《「『【〔〈“‘([{")
+
+
+def balanced_label(label: str, width: float, font_pt: float) -> str:
+    """A header label that needs several lines in its column, broken into lines of about equal width with explicit
+    line breaks: a program wrapping it by itself leaves a lone last character (市政府分管领/导). Breaks never come
+    before closing or after opening punctuation. A label that fits, or has its own breaks, is kept as it is."""
+    lines = line_count(label, width, font_pt)
+    if lines <= 1 or "\n" in label:
+        return label
+    per_line = display_width(label) / lines
+    out = [""]
+    for char in label:
+        if (display_width(out[-1]) >= per_line and char not in NOT_AT_LINE_START
+                and out[-1][-1] not in NOT_AT_LINE_END):
+            out.append("")
+        out[-1] += char
+    return "\n".join(out)
+
+
 def lines_points(lines: int, font_pt: float, line_spacing: float) -> float:
     """Points for a row of `lines` lines: `line_spacing` × the font size a line, the padding, at most Excel's limit."""
     return min(MAX_ROW_PT, round(lines * font_pt * line_spacing + PADDING_PT, 1))
