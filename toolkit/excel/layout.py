@@ -126,3 +126,15 @@ def write_contact_row(sheet: Any, contact: tuple, row: int, last_col: int, fmt_l
         else:
             sheet.write_blank(row, col + 1, None, fmt_value)
         col = end + 1
+
+
+def printable(sheet: Any, repeat_row: int, *, landscape: bool = True) -> None:
+    """A4, one page wide, the header row `repeat_row` on every printed page, page numbers at the foot."""
+    if landscape:
+        sheet.set_landscape()
+    sheet.set_paper(9)  # A4
+    sheet.fit_to_pages(1, 0)
+    sheet.repeat_rows(repeat_row)
+    sheet.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.7)
+    sheet.set_footer("&C第 &P 页，共 &N 页")
+    sheet.center_horizontally()
