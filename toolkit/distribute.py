@@ -14,7 +14,14 @@ from typing import Any
 import jinja2
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from toolkit.excel.layout import balanced_label, new_workbook, row_height, write_contact_row, write_text_cell
+from toolkit.excel.layout import (
+    balanced_label,
+    let_rows_grow,
+    new_workbook,
+    row_height,
+    write_contact_row,
+    write_text_cell,
+)
 from toolkit.excel.sheets import find_header, read_grids
 from toolkit.excel.targetlist import Item, TargetList, is_collective, normalise_seq
 from toolkit.model import stamp as stamps
@@ -392,6 +399,7 @@ def write_template(path: Path, blueprint: Blueprint, issue: UnitIssue) -> None:
     stamp_sheet.protect(blueprint.password)
     stamp_sheet.very_hidden()
     workbook.close()
+    let_rows_grow(path, range(FIRST_ITEM_ROW, last_row + 1))
 
 
 def _checks(spec: Spec) -> tuple[tuple[tuple[int, dict[str, Any]], ...], tuple[tuple[int, str], ...]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -138,3 +139,23 @@ def printable(sheet: Any, repeat_row: int, *, landscape: bool = True) -> None:
     sheet.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.7)
     sheet.set_footer("&C第 &P 页，共 &N 页")
     sheet.center_horizontally()
+
+
+_CUSTOM_HEIGHT = re.compile(r'(<row r="(\d+)"[^>]*?) customHeight="1"')
+
+
+def let_rows_grow(path: Path, rows: range, part: str = "xl/worksheets/sheet1.xml") -> None:
+    """The rows `rows` (0-based) of the workbook's first sheet keep their height but lose the "custom height" mark
+    that xlsxwriter puts on every height it writes: Excel and WPS then fit such a row again as a unit types a long
+    answer, where a custom height stays as it is and cuts the answer off. The height still shows the prefilled text
+    at once in LibreOffice, which does not fit rows when it opens a file."""
+    def unmark(match: re.Match[str]) -> str:
+        return match[1] if int(match[2]) - 1 in rows else match[0]
+
+    with zipfile.ZipFile(path) as zin:
+        members = [(info, zin.read(info.filename)) for info in zin.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info, data in members:
+            if info.filename == part:
+                data = _CUSTOM_HEIGHT.sub(unmark, data.decode("utf-8")).encode("utf-8")
+            zout.writestr(info, data)
