@@ -13,7 +13,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from toolkit import __version__
 from toolkit.model import resources
@@ -24,7 +23,7 @@ from toolkit.store.files import OutputError
 from toolkit.store.lock import BusyError
 from toolkit.store.workspace import Workspace, WorkspaceError, init_workspace, open_workspace
 from toolkit.views import click_zh
-from toolkit.views.terminal import VERDICT_WORDS, console, print_findings, progress
+from toolkit.views.terminal import VERDICT_WORDS, console, files_table, print_findings, progress, wrap_cjk
 
 click_zh.install()  # click's and typer's own words (用法、选项、默认…) in Chinese
 app = typer.Typer(
@@ -181,12 +180,8 @@ def collect(
         if as_json:
             print(json.dumps([r.to_dict() for r in records], ensure_ascii=False, indent=1))
         else:
-            table = Table(header_style="bold")
-            for label in ("文件", "单位", "结果", "说明"):
-                table.add_column(label, overflow="fold")
-            for r in records:
-                table.add_row(r.file, r.unit, VERDICT_WORDS.get(r.verdict, r.verdict), r.reason)
-            console().print(table)
+            rows = [(r.file, r.unit, VERDICT_WORDS.get(r.verdict, r.verdict), r.reason) for r in records]
+            console().print(files_table(rows, console().width))
             counts = {v: sum(r.verdict == v for r in records) for v in VERDICT_WORDS}
             console().print(f"共 {len(records)} 个文件：接收 {counts['accepted']}，拒收 {counts['refused']}，"
                           f"跳过 {counts['skipped']}。下一步：toolkit validate")
@@ -214,7 +209,7 @@ def validate(
         else:
             if found:
                 print_findings(found)
-            console().print(f"已校验 {len(result.returns)} 个单位的回报：错误 {errors}，警告 {len(found) - errors}；"
+            console().print(f"已校验 {len(result.returns)} 个单位的回报：错误 {errors}，警告 {len(found) - errors}。\n"
                           f"{len(result.not_returned)} 个单位尚未报送（toolkit status 查看）。")
             console().print(f"问题清单：{report_path(ws)}")
         raise typer.Exit(1 if errors else 0)
@@ -330,7 +325,7 @@ def status(
     if as_json:
         print(json.dumps([r.to_json() for r in report.rows], ensure_ascii=False, indent=1))
     else:
-        console().print(status_table(report))
+        console().print(status_table(report, console().width))
         console().print(report.totals_line())
         if report.past_campaign_note:
             console().print(f"[yellow]请注意：[/yellow]{report.past_campaign_note}")
@@ -375,9 +370,15 @@ def remind(
 @friendly
 def presets() -> None:
     """列出可用的版式预设。"""
-    for name in resources.preset_names():
+    names = resources.preset_names()
+    indent = max(len(name) for name in names) + 2
+    out = console()
+    for name in names:
         spec = load_spec(name, {"year": 2022, "period": parse_period("Q1")})
-        console().print(f"{name}\t{spec.description}")
+        lines = wrap_cjk(spec.description, max(out.width - indent, 20)) or [""]
+        out.print(f"{name:<{indent}}{lines[0]}")
+        for line in lines[1:]:
+            out.print(f"{'':<{indent}}{line}")
 
 
 @command()

@@ -17,6 +17,7 @@ import typer.core
 from typer import _click as click  # typer's copy of click: its exceptions and help formatter
 
 from toolkit.excel.layout import display_width
+from toolkit.views.terminal import wrap_cjk
 
 OPTIONS_METAVAR = "[选项]"
 COMMAND_METAVAR = "命令 [参数]..."
@@ -28,36 +29,6 @@ _TYPE = re.compile(r" <[^<>]*>$")
 _RANGE = re.compile(r"x>=(\d+)")
 _EXTRA = re.compile(r"\s*\[([^\[\]]*)\]$")  # typer's "  [默认：0; 必填]" after a help text
 MAX_NAME_WIDTH = 24  # a longer option name gets its help on the next line
-# Pieces a line may break between: a run of Latin letters, digits and path characters (a word, a file name,
-# an option) or one other character; spaces apart. Closing punctuation sticks to the piece before it,
-# opening punctuation to the piece after it (a line never begins with ，。）or ends with（“).
-_PIECE = re.compile(r"\s+|[A-Za-z0-9_./\\:~@#%&+=|\-]+|.")
-_CLOSING = set("，。、；：？！）》」』】〕〉”’…,.;:?!)]}%")
-_OPENING = set("（《「『【〔〈“‘([{")
-
-
-def wrap_cjk(text: str, width: int) -> list[str]:
-    """Lines of at most `width` terminal columns (a longer word stays whole on its own line)."""
-    pieces: list[str] = []
-    for piece in _PIECE.findall(text):
-        glued = pieces and not pieces[-1].isspace() and (piece[0] in _CLOSING or pieces[-1][-1] in _OPENING)
-        if glued:
-            pieces[-1] += piece
-        else:
-            pieces.append(piece)
-    lines: list[str] = []
-    line = ""
-    for piece in pieces:
-        if line and display_width(line + piece.rstrip()) > width:
-            lines.append(line.rstrip())
-            line = "" if piece.isspace() else piece
-        else:
-            line += piece
-    if line.strip():
-        lines.append(line.rstrip())
-    return lines
-
-
 class ChineseFormatter(click.HelpFormatter):
     """typer's help formatter with Chinese headings, widths measured in terminal columns and Chinese text wrapped
     between characters (never before closing punctuation)."""
@@ -137,7 +108,7 @@ class ChineseGroup(typer.core.TyperGroup):
         except click.exceptions.ClickException as exc:
             click.echo(f"错误：{exc.format_message()}", err=True)
             sys.exit(exc.exit_code)
-        except click.exceptions.Abort:
+        except typer.Abort:
             click.echo("已中止。", err=True)
             sys.exit(1)
         sys.exit(code if isinstance(code, int) else 0)
