@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup, escape
 from rich import box
 from rich.cells import cell_len
 from rich.console import Group, RenderableType
@@ -297,8 +298,13 @@ def render_html(report: StatusReport, title: str, office: str = "", kicker: str 
         index={word: n for n, word in enumerate(STATES, 1)},
         shares={word: round(100 * n / rows, 2) for word, n in report.totals.items()},
         now=f"{report.now:%Y-%m-%d %H:%M}", deadline=report.deadline.isoformat() if report.deadline else "",
-        generated=f"{dt.datetime.now():%Y-%m-%d %H:%M}", short_time=short_time,
+        generated=f"{dt.datetime.now():%Y-%m-%d %H:%M}", short_time=short_time, file_name=breakable_file_name,
     )
+
+
+def breakable_file_name(name: str) -> Markup:
+    """A file name for the page, which a narrow screen may break only after a “-” or before a “（”."""
+    return Markup(str(escape(name)).replace("-", "-<wbr>").replace("（", "<wbr>（"))
 
 
 def write_html(ws: Workspace, report: StatusReport, path: Path) -> Path:
