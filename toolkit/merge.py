@@ -32,6 +32,7 @@ class MergeResult:
     with_errors: dict[str, int] = field(default_factory=dict)  # unit -> errors in its current return
     rows: list[SummaryRow] = field(default_factory=list)
     upstream: Path | None = None  # this level's return to the level above (multi-level campaigns)
+    style: SummaryStyle | None = None  # the summary's fonts and paper, for its PDF
 
 
 def summary_rows(spec: Spec, targets: TargetList, checked: ValidationResult,
@@ -102,7 +103,7 @@ def merge(ws: Workspace, output: Path | None = None, *, allow_missing: bool = Fa
     with atomic_path(path) as tmp:
         write_summary(tmp, spec, result.rows, contacts, coordinator=ws.coordinator_contact(),
                       missing_line=missing_line(spec, result.rows), style=style, group_by=group_by)
-    result.path = path
+    result.path, result.style = path, style
     result.upstream = write_return(ws.state, path.parent, ws.spec.without_previous(),
                                    {r.item.seq: r.filled for r in result.rows if r.state != "missing"},
                                    ws.coordinator_contact())

@@ -40,13 +40,14 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 
 from toolkit.excel.layout import (
     MAX_ROW_PT,
+    balanced_label,
     line_count,
     lines_points,
     new_workbook,
     write_contact_row,
     write_text_cell,
 )
-from toolkit.excel.office import convert
+from toolkit.excel.office import convert, font_substitutes
 from toolkit.excel.targetlist import Item
 from toolkit.model.resources import labels as resource_labels
 from toolkit.model.spec import Column, Spec, render
@@ -351,10 +352,11 @@ class _Formats:
         self.cells: dict[tuple[str, bool], Any] = {}
         for col in spec.columns:
             for marked in (False, True):
+                align = "center" if marked else col.align
                 self.cells[(col.key, marked)] = workbook.add_format({
-                    **body, "border": 1, "align": "center" if marked else col.align, "bold": marked,
+                    **body, "border": 1, "align": align, "bold": marked, **_padding(align),
                 })
-        self.text = workbook.add_format({**body, "border": 1, "align": "left"})
+        self.text = workbook.add_format({**body, "border": 1, "align": "left", **_padding("left")})
         self.text_center = workbook.add_format({**body, "border": 1, "align": "center"})
         self.number = workbook.add_format({**body, "border": 1, "align": "center", "num_format": "0"})
         self.percent = workbook.add_format({**body, "border": 1, "align": "center", "num_format": "0.0%"})
@@ -365,6 +367,11 @@ class _Formats:
                                                   "num_format": "0.0%"})
         self.heading = workbook.add_format({"font_name": style.header_font, "font_size": style.header_pt,
                                             "align": "left", "valign": "vcenter"})
+
+
+def _padding(align: str) -> dict[str, int]:
+    """One indent for text against a cell's left or right border, so that it does not touch the line."""
+    return {"indent": 1} if align in ("left", "right") else {}
 
 
 def write_summary(path: Path, spec: Spec, rows: list[SummaryRow], contacts: list[UnitContact], *,
@@ -461,9 +468,11 @@ def _write_top(sheet: Any, spec: Spec, formats: _Formats, style: SummaryStyle, c
         _merged_line(sheet, r, last_col, missing_line, formats.line_bold,
                      row_height([(missing_line, total_width)], style.body_pt, style))
         r += 1
-    for c, col in enumerate(spec.columns):
-        write_text_cell(sheet, r, c, col.label, formats.header)
-    sheet.set_row(r, row_height([(c.label, c.width) for c in spec.columns], style.header_pt, style, minimum_lines=2))
+    labels = [balanced_label(col.label, col.width, style.header_pt) for col in spec.columns]
+    for c, label in enumerate(labels):
+        write_text_cell(sheet, r, c, label, formats.header)
+    sheet.set_row(r, row_height([(label, c.width) for label, c in zip(labels, spec.columns, strict=True)],
+                                style.header_pt, style, minimum_lines=2))
     return r
 
 
@@ -649,19 +658,33 @@ def _strip_colon(label: str) -> str:
 
 # --- PDF -------------------------------------------------------------------------------------------------------
 
-def export_pdf(xlsx_path: Path, out_dir: Path, *, all_sheets: bool = False) -> Path:
+def pdf_substitutes(style: SummaryStyle) -> dict[str, tuple[str, bool]]:
+    """The style's official faces that are not installed → (the face that stands in for it, bold)."""
+    return font_substitutes([style.title_font, style.header_font, style.body_font, style.footer_font])
+
+
+def substitutes_line(substitutes: dict[str, tuple[str, bool]]) -> str:
+    """E.g. 本机未安装 仿宋_GB2312、黑体，PDF 中以 Noto Serif CJK SC、Noto Sans CJK SC（粗体）代替…"""
+    pairs = "，".join(f"{face} → {stand_in}{'（粗体）' if bold else ''}" for face, (stand_in, bold) in substitutes.items())
+    return (f"本机未安装公文字体，PDF 中以相近的字体代替：{pairs}。安装原字体后重新运行 toolkit merge --pdf "
+            "即用原字体。")
+
+
+def export_pdf(xlsx_path: Path, out_dir: Path, *, all_sheets: bool = False,
+               substitutes: dict[str, tuple[str, bool]] | None = None) -> Path:
     """The summary as PDF through LibreOffice headless (raises office.OfficeError when it is missing).
 
     By default only the first sheet (the summary table) is printed: LibreOffice prints every visible
     sheet, so a copy with the other sheets hidden is converted. `all_sheets` prints 统计 and 联系人 too.
+    `substitutes` (see `pdf_substitutes`) stand in for official faces that are not installed.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     if all_sheets:
-        return convert([xlsx_path], "pdf", out_dir)[0]
+        return convert([xlsx_path], "pdf", out_dir, substitutes=substitutes, chinese_line_breaks=True)[0]
     with tempfile.TemporaryDirectory(prefix="toolkit-pdf-") as tmp:
         copy = Path(tmp) / xlsx_path.name
         _copy_with_first_sheet_only(xlsx_path, copy)
-        produced = convert([copy], "pdf", Path(tmp) / "out")[0]
+        produced = convert([copy], "pdf", Path(tmp) / "out", substitutes=substitutes, chinese_line_breaks=True)[0]
         target = out_dir / f"{xlsx_path.stem}.pdf"
         with contextlib.suppress(FileNotFoundError):
             target.unlink()

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toolkit.excel.layout import new_workbook, write_text_cell
+from toolkit.excel.layout import new_workbook, printable, write_text_cell
 from toolkit.excel.sheets import Grid, Header, Matcher, find_header, read_grids
 from toolkit.model import findings
 from toolkit.model.findings import Finding, cell_name
@@ -400,7 +400,9 @@ def write_target_list(path: Path, spec: Spec, periods: Iterable[Period], items: 
                 write_text_cell(sheet, r, c, str(value), body)
     sheet.freeze_panes(1, 0)
     sheet.autofilter(0, 0, max(len(items), 1), len(columns) - 1)
+    printable(sheet, 0)
     unit_sheet = workbook.add_worksheet(names["units_sheet"])
+    printable(unit_sheet, 0, landscape=False)
     unit_sheet.set_column(0, 0, 28)
     unit_sheet.set_column(1, 2, 36)
     unit_sheet.write_string(0, 0, names["unit_name"], head)

@@ -178,14 +178,15 @@ class Workspace:
         return {f.key: str(self.config.get(f"coordinator.{f.key}", "") or "") for f in self.spec.contact}
 
     def coordinator_line(self) -> str:
-        """The coordinator's contact in the spec's contact labels, e.g. 联系人：张三  联系方式：1234567.
+        """The coordinator's contact in the spec's contact labels, e.g. 联系人：张三　　联系方式：1234567
+        (two full-width spaces apart, as a Chinese document spaces them).
 
         A layout without a contact row: the config's contact_person and contact_phone, labelled as labels.toml says.
         """
         if not self.spec.contact:
-            return "    ".join(f"{label}{value}" for key, label in labels("coordinator").items()
+            return "　　".join(f"{label}{value}" for key, label in labels("coordinator").items()
                                if (value := str(self.config.get(f"coordinator.{key}", "") or "")))
-        return "    ".join(f"{f.label}{value}" for f in self.spec.contact
+        return "　　".join(f"{f.label}{value}" for f in self.spec.contact
                            if (value := self.coordinator_contact()[f.key]))
 
     def file_name(self, key: str, **extra: Any) -> str:
