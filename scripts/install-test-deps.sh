@@ -9,7 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # System packages the tests use, and the commands that show they are installed.
 APT_PACKAGES=(libreoffice-calc fonts-noto-cjk poppler-utils chromium)
-REQUIRED_COMMANDS=(soffice pdftoppm chromium)
+REQUIRED_COMMANDS=(soffice pdftoppm pdffonts pdftotext fc-match chromium)
 
 missing=()
 for command in "${REQUIRED_COMMANDS[@]}"; do

@@ -172,7 +172,7 @@ def test_three_errors_marked_in_own_workbook_then_fixed_there_and_passed(tmp_pat
     assert notice.startswith(b"\xef\xbb\xbf")
     text = notice.decode("utf-8-sig")
     assert text.startswith(f"{UNIT}：")
-    assert "3 处错误" in text and out.workbook.name in text and "2022年4月16日" in text  # today + 3 days
+    assert "3处错误" in text and out.workbook.name in text and "2022年4月16日" in text  # today + 3 days
     assert "2022年4月12日" in text and "科技局一季度.xlsx" in text  # which return is sent back
     assert all(f.message in text for f in checked.findings)
 
@@ -238,7 +238,7 @@ def test_warning_lighter_and_item_without_cell_listed_only(tmp_path: Path) -> No
     assert len(rows) == 3
     missing = next(r for r in rows if r[NAMES["headings"]["item"]] == "50")
     assert missing[NAMES["headings"]["cell"]] == NAMES["no_cell"]
-    assert "1 处没有对应的单元格" in out.notice.read_text("utf-8-sig")
+    assert "1处没有对应的单元格" in out.notice.read_text("utf-8-sig")
 
 
 def test_only_units_with_errors_unless_named(tmp_path: Path) -> None:
@@ -277,7 +277,7 @@ def test_cli(tmp_path: Path, cli) -> None:
     assert result.exit_code == 0, result.output
     assert f"{UNIT}（错误 3）" in result.output
     notice = (ws.root / "feedback" / f"{UNIT}-退回修改说明.txt").read_text("utf-8-sig")
-    assert "请于 2022年4月20日 前发回" in notice
+    assert "请于2022年4月20日前发回" in notice
     named = cli("feedback", "市商务局", "-w", ws.root)
     assert named.exit_code == 0 and "市商务局：尚未报送" in named.output
     unknown = cli("feedback", "市外星局", "-w", ws.root)

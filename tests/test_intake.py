@@ -36,7 +36,7 @@ from toolkit.excel.office import convert
 from toolkit.store.workspace import Workspace
 from toolkit.validate import validate
 
-JSON_KEYS = {"code", "severity", "unit", "item", "column", "cell", "file", "message"}
+JSON_KEYS = {"code", "severity", "unit", "item", "column", "sheet", "cell", "file", "message"}
 
 Found = tuple[str, str, str, str]  # (code, severity, item, cell)
 

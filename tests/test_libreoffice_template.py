@@ -62,7 +62,7 @@ def round_trip(tmp_path_factory) -> RoundTrip:
 def fill_sheet(path: Path):
     workbook = openpyxl.load_workbook(path)
     sheet = workbook.worksheets[0]
-    columns = {c.value: c.column for c in sheet[HEADER_ROW] if c.value}
+    columns = {c.value.replace("\n", ""): c.column for c in sheet[HEADER_ROW] if c.value}
     return workbook, sheet, columns
 
 
@@ -86,7 +86,7 @@ def test_status_dropdown_survives_on_every_item_row(round_trip, fmt):
 def test_protection_and_locks_survive(round_trip, fmt):
     _, sheet, columns = fill_sheet(round_trip.as_xlsx[fmt])
     assert sheet.protection.sheet is True
-    assert [c.value for c in sheet[HEADER_ROW]][:len(columns)] == list(columns)
+    assert [c.value.replace("\n", "") for c in sheet[HEADER_ROW] if c.value][:len(columns)] == list(columns)
     for r in range(FIRST_ITEM_ROW, FIRST_ITEM_ROW + len(SEED_ITEMS)):
         for label in PREFILLED:
             assert sheet.cell(r, columns[label]).protection.locked is True, (fmt, r, label)

@@ -193,7 +193,8 @@ def _summary_table(path: Path, spec: Spec) -> dict[str, dict[str, str]]:
     """序号 -> column key -> text, read by the spec's labels from the summary's first sheet, in sheet order."""
     sheet = openpyxl.load_workbook(path).worksheets[0]
     labels = [c.label for c in spec.columns]
-    header = next(r for r in range(1, 10) if [sheet.cell(r, c + 1).value for c in range(len(labels))] == labels)
+    header = next(r for r in range(1, 10)  # a long label comes in balanced lines: compared without its breaks
+                  if [str(sheet.cell(r, c + 1).value).replace("\n", "") for c in range(len(labels))] == labels)
     rows = {}
     for r in range(header + 1, sheet.max_row + 1):
         seq = sheet.cell(r, 1).value

@@ -30,7 +30,7 @@ from toolkit.store.ledger import ACCEPTED, JOURNAL, REFUSED, SKIPPED, Ledger, Re
 from toolkit.store.manifest import read_manifest
 from toolkit.store.workspace import Workspace
 
-SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods", ".et"}  # never opened as an archive of returns
+SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xlsb", ".xls", ".ods", ".et"}  # never opened as an archive of returns
 JUNK_NAMES = {"thumbs.db", "desktop.ini", ".ds_store"}
 MAX_MEMBER_BYTES = 100 * 1024 * 1024
 HELD = "held"  # a collect record's verdict: accepted and archived, not the unit's current return
@@ -158,7 +158,7 @@ def _zip_members(file: Path | str, data: bytes, depth: int = 1) -> Iterator[Inco
 
 def archive_name(sha256: str, fmt: str) -> str:
     """A file's archived copy, relative to the workspace: named by its hash, one folder for all."""
-    ext = fmt if fmt in ("xlsx", "xlsm", "xls", "ods") else "bin"
+    ext = fmt if fmt in ("xlsx", "xlsm", "xlsb", "xls", "ods") else "bin"
     return f"archive/{sha256}.{ext}"
 
 
@@ -245,6 +245,8 @@ def _judge(ws: Workspace, manifest: dict, incoming: Incoming, received_at: str, 
     notes = [] if how == "stamp" else [findings.make("identified-by-content").message]
     if parsed.format == "xlsm":
         notes.append(findings.make("file-macro").message)
+    if parsed.fallback:
+        notes.append(findings.make("file-fallback-reader", reason=parsed.fallback).message)
     issued = manifest.get("units", {}).get(unit, {})
     spec = ws.spec_for(issued.get("role", "lead"))
     if spec is not ws.spec:  # a co-organiser's return has its own layout: read it as such

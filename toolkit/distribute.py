@@ -14,7 +14,14 @@ from typing import Any
 import jinja2
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from toolkit.excel.layout import new_workbook, row_height, write_contact_row, write_text_cell
+from toolkit.excel.layout import (
+    balanced_label,
+    let_rows_grow,
+    new_workbook,
+    row_height,
+    write_contact_row,
+    write_text_cell,
+)
 from toolkit.excel.sheets import find_header, read_grids
 from toolkit.excel.targetlist import Item, TargetList, is_collective, normalise_seq, prefilled_values
 from toolkit.model import stamp as stamps
@@ -67,6 +74,8 @@ class DistributeResult:
     removed: list[str] = field(default_factory=list)
     item_changes: list[Finding] = field(default_factory=list)  # the list against what was issued before
     seconds: float = 0.0
+    targets: TargetList | None = None  # the list as read: its units are shown to the coordinator
+    notes: list[str] = field(default_factory=list)  # what the coordinator should fix before sending (deadline, contact)
 
 
 @dataclass(frozen=True)
@@ -135,7 +144,7 @@ def distribute(ws: Workspace, previous: Path | None = None, tick: Callable[[], N
         ws.save_previous(read_previous(previous, ws.spec.without_previous()))
     started = dt.datetime.now()
     targets, problems = ws.load_targets()
-    result = DistributeResult(problems=problems)
+    result = DistributeResult(problems=problems, targets=targets)
     if any(p.is_error for p in problems):
         return result
     result.issues = plan(ws, targets)
@@ -163,8 +172,32 @@ def distribute(ws: Workspace, previous: Path | None = None, tick: Callable[[], N
                 if name and (ws.outbox / name).is_file():
                     (ws.outbox / name).unlink()
     write_manifest(ws, result.issues)
+    result.notes = campaign_notes(ws, started.date())
     result.seconds = (dt.datetime.now() - started).total_seconds()
     return result
+
+
+def campaign_notes(ws: Workspace, today: dt.date) -> list[str]:
+    """What the notices would get wrong: a deadline missing or already past, the coordinator's contact empty."""
+    notes = []
+    text = str(ws.context.get("deadline") or "").strip()
+    try:
+        deadline = dt.date.fromisoformat(text[:10]) if text else None
+    except ValueError:
+        deadline = None
+        notes.append(f"{ws.config.path.name} 中的报送截止日期“{text}”不是有效日期（应写成 2022-04-15）："
+                     "填报通知中的报送时间将照原样写出，status 也无法判断逾期。")
+    if not text:
+        notes.append(f"{ws.config.path.name} 的 [campaign] 中没有填写报送截止日期（deadline）："
+                     "填报通知中的报送时间将是空的，status 和 remind 也无法判断逾期。")
+    elif deadline is not None and deadline < today:
+        notes.append(f"报送截止日期{chinese_date(deadline)}已经过去（今天是{chinese_date(today)}）："
+                     "填报通知会写着这个已过的日期。如是新一期，请修改 [campaign] 中的 deadline。")
+    empty = [f.label.strip().rstrip("：:") for f in ws.spec.contact if not ws.coordinator_contact()[f.key].strip()]
+    if empty:
+        notes.append(f"{ws.config.path.name} 的 [coordinator] 中{'、'.join(empty)}未填写："
+                     "填报通知和催报通知中将没有联系电话，单位有疑问时无从联系。")
+    return notes
 
 
 def read_previous(path: Path, spec: Spec) -> dict[str, Any]:
@@ -344,7 +377,7 @@ def write_template(path: Path, blueprint: Blueprint, issue: UnitIssue) -> None:
     write_contact_row(sheet, spec.contact, CONTACT_ROW, last_col, fmt["label"], fmt["contact"])
     sheet.set_row(CONTACT_ROW, 24)
     for c, col in enumerate(spec.columns):
-        sheet.write_string(HEADER_ROW, c, col.label, fmt["header"])
+        sheet.write_string(HEADER_ROW, c, balanced_label(col.label, col.width, BODY_PT), fmt["header"])
     sheet.set_row(HEADER_ROW, blueprint.header_height)
 
     cells = [(c, key, fmt[name]) for c, (name, key) in enumerate(blueprint.cells)]
@@ -382,6 +415,7 @@ def write_template(path: Path, blueprint: Blueprint, issue: UnitIssue) -> None:
     stamp_sheet.protect(blueprint.password)
     stamp_sheet.very_hidden()
     workbook.close()
+    let_rows_grow(path, range(FIRST_ITEM_ROW, last_row + 1))
 
 
 def _checks(spec: Spec) -> tuple[tuple[tuple[int, dict[str, Any]], ...], tuple[tuple[int, str], ...]]:

@@ -200,6 +200,8 @@ def _write_unit(ws: Workspace, outcome: UnitFeedback, ret: CheckedReturn, receip
         item_rows = [row.row for row in parsed.table.rows] if parsed.table else []
         clear_marks(workbook, style, table_sheet, item_rows)
         outcome.marked = mark_cells(workbook, ret.findings, style)
+        if table_sheet in workbook.sheetnames:
+            fit_rows(workbook[table_sheet], item_rows)
     else:
         workbook = openpyxl.Workbook()
         workbook.remove(workbook.active)
@@ -254,6 +256,18 @@ def mark_cells(workbook: Workbook, items: list[Finding], style: Style) -> list[s
         lines = line_count(text, width_pt / 5.5, 9)
         cell.comment = Comment(text, style.author, height=min(lines * 13 + 16, 400), width=width_pt)
     return [f"{sheet}!{coordinate}" for sheet, coordinate in by_cell]
+
+
+def fit_rows(sheet: Worksheet, rows: list[int], font_pt: float = 11) -> None:
+    """Item rows made tall enough for what the unit typed (never lower): a row keeps the template's height when
+    a unit's program does not fit it, and a long answer would be cut off on screen and on paper."""
+    default_width = sheet.sheet_format.defaultColWidth or 8.43
+    for r in rows:
+        cells = [(str(c.value), sheet.column_dimensions[c.column_letter].width or default_width)
+                 for c in sheet[r] if not isinstance(c, MergedCell) and c.value not in (None, "")]
+        needed = row_height(cells, font_pt)
+        if needed > (sheet.row_dimensions[r].height or 0):
+            sheet.row_dimensions[r].height = needed
 
 
 def clear_marks(workbook: Workbook, style: Style, table_sheet: str, item_rows: list[int]) -> None:

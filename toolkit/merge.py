@@ -33,6 +33,7 @@ class MergeResult:
     with_errors: dict[str, int] = field(default_factory=dict)  # unit -> errors in its current return
     rows: list[SummaryRow] = field(default_factory=list)
     upstream: Path | None = None  # this level's return to the level above (multi-level campaigns)
+    style: SummaryStyle | None = None  # the summary's fonts and paper, for its PDF
     changes: list[Finding] = field(default_factory=list)  # items of the target list unlike what was issued
 
 
@@ -46,12 +47,22 @@ def summary_rows(spec: Spec, targets: TargetList, checked: ValidationResult,
 
     Co-organisers' contributions (returns without errors) are placed under the lead's text, labelled
     with the unit's name as the preset's [co_organisers].format says (like the seed's `（市教育局负责）`).
+    An item led by a collective unit has one row per member, in the 单位 sheet's order.
     """
     rows = []
     unverified = {unit for unit, r in checked.returns.items() if r.errors}  # counted once a return, not once an item
     not_sent = {f.item for f in changes or () if f.code in ("issue-item-added", "issue-item-lead-changed")}
     reworded = {f.item for f in changes or () if f.code == "issue-item-reworded"}
     for item in targets.items:
+        for member in item.members:
+            current = checked.returns.get(member)
+            if current is None:
+                rows.append(SummaryRow(item, {}, "missing", member))
+            else:
+                rows.append(SummaryRow(item, current.answers.get(item.seq, {}),
+                                       "unverified" if member in unverified else "ok", member))
+        if item.members:
+            continue
         current = checked.returns.get(item.lead)
         if current is None or item.seq in not_sent:
             rows.append(SummaryRow(item, {}, "missing"))
@@ -95,7 +106,7 @@ def merge(ws: Workspace, output: Path | None = None, *, allow_missing: bool = Fa
     leads = targets.leads()
     missing = [u for u in leads if u not in checked.returns]
     with_errors = {u: r.errors for u, r in checked.returns.items() if r.errors and u in leads}
-    spec = ws.spec.without_previous()
+    spec = ws.layout.for_summary()
     changes = changes_since_issue(ws, targets, manifest)
     result = MergeResult(COMPLETE, missing=missing, with_errors=with_errors,
                          rows=summary_rows(spec, targets, checked, co_returns, changes), changes=changes)
@@ -117,10 +128,10 @@ def merge(ws: Workspace, output: Path | None = None, *, allow_missing: bool = Fa
     with atomic_path(path) as tmp:
         write_summary(tmp, spec, result.rows, contacts, coordinator=ws.coordinator_contact(),
                       missing_line=missing_line(spec, result.rows), style=style, group_by=group_by)
-    result.path = path
+    result.path, result.style = path, style
     if output is not None:
         ws.record_output(path)
-    result.upstream = write_return(ws.state, path.parent, spec,
+    result.upstream = write_return(ws.state, path.parent, ws.spec.without_previous(),
                                    {r.item.seq: r.filled for r in result.rows if r.state != "missing"},
                                    ws.coordinator_contact())
     return result

@@ -33,8 +33,12 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup, escape
+from rich import box
 from rich.cells import cell_len
+from rich.console import Group, RenderableType
 from rich.table import Table
+from rich.text import Text
 
 from toolkit.model.periods import chinese_date, deadline_end, naive, parse_as_of, parse_time
 from toolkit.model.resources import templates_dir
@@ -43,6 +47,7 @@ from toolkit.store.files import write_text
 from toolkit.store.ledger import ACCEPTED, REFUSED, Ledger, Receipt
 from toolkit.store.manifest import read_manifest, resolve_units
 from toolkit.store.workspace import Workspace, WorkspaceError, safe_file_name
+from toolkit.views.terminal import wrap_cjk
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,7 @@ STATES: dict[str, State] = {s.word: s for s in (
 )}
 MISSING = (NOT_SENT, OVERDUE)  # the states `toolkit remind` chases
 JSON_KEYS = ("unit", "state", "received", "versions", "errors", "warnings", "late")
+PAST_CAMPAIGN_DAYS = 60  # a deadline further back than this, with no --as-of: a past campaign looked at later
 REMINDER_PREFIX = "催报通知-"
 REMINDER_LIST = "催报清单.txt"
 
@@ -99,6 +105,20 @@ class StatusReport:
     now: dt.datetime
     deadline: dt.date | None
     unattributed: list[Receipt] = field(default_factory=list)  # refused files that name no issued unit
+    by_clock: bool = False  # `now` is the clock (no --as-of): a past campaign looked at today
+
+    @property
+    def past_campaign_note(self) -> str:
+        """For a campaign whose deadline is long past, looked at by the clock: the days late count from today,
+        and how to see it as it stood then (--as-of). Empty otherwise."""
+        if not self.by_clock or self.deadline is None:
+            return ""
+        days = (self.now.date() - self.deadline).days
+        if days <= PAST_CAMPAIGN_DAYS:
+            return ""
+        then = self.deadline + dt.timedelta(days=1)
+        return (f"本期报送截止日期为{chinese_date(self.deadline)}，距今已{days}天：逾期天数按今天计算。"
+                f"如要看当时的报送情况，请加 --as-of 指定日期（如 --as-of {then.isoformat()}）。")
 
     @property
     def totals(self) -> dict[str, int]:
@@ -121,7 +141,7 @@ class StatusReport:
         when = f"截至 {self.now:%Y-%m-%d %H:%M}"
         if self.deadline:
             when += f"，截止日期 {self.deadline.isoformat()}"
-        return f"共 {len(self.rows)} 个单位：{counts}（{when}）"
+        return f"共 {len(self.rows)} 个单位：{counts}。\n{when}。"
 
 
 # --- time ---
@@ -224,7 +244,9 @@ def build_status(ws: Workspace, now: dt.datetime | None = None) -> StatusReport:
     with Ledger(ws.state / "ledger.sqlite") as ledger:
         receipts = ledger.all()
     checked = checked_returns(ws, manifest=manifest).returns
-    return compute_status(issued, receipts, checked, deadline, now or parse_as_of(None))
+    report = compute_status(issued, receipts, checked, deadline, now or parse_as_of(None))
+    report.by_clock = now is None
+    return report
 
 
 # --- every version of a unit ---
@@ -298,22 +320,41 @@ def versions_table(unit: str, versions: list[Version]) -> Table:
 
 # --- views ---
 
-def status_table(report: StatusReport) -> Table:
-    """The terminal view: unit names, state words and times are never broken; the file column folds."""
-    table = Table(header_style="bold")
-    unit_width = min(max((cell_len(r.unit) for r in report.rows), default=4), 24)
-    for label, justify, width in (("单位", "left", unit_width), ("事项", "right", 4), ("状态", "left", 8),
-                                  ("收到时间", "left", 10), ("版本", "right", 4), ("逾期", "left", 8),
-                                  ("错误", "right", 4), ("警告", "right", 4), ("文件／说明", "left", 10)):
-        table.add_column(label, overflow="fold", justify=justify, min_width=width)  # type: ignore[arg-type]
+def status_table(report: StatusReport, width: int = 80) -> RenderableType:
+    """The terminal view: unit names, state words, times and file names are never broken in the middle. The
+    files and notes get a column when the terminal is wide enough for them, else lines under the table."""
+    this_year = f"{report.now.year}-"
+    rows = []
     for row in report.rows:
         style = STATES[row.state].style
-        word = f"[{style}]{row.state}[/{style}]" if style else row.state
-        late = f"[red]逾期{row.days_late}天[/red]" if row.late else ""
-        detail = "；".join(x for x in (row.file, row.note) if x)
-        table.add_row(row.unit, str(len(row.items)), word, row.received_short, str(row.versions or ""), late,
-                      _count(row.errors), _count(row.warnings), detail)
-    return table
+        received = row.received_short
+        received = received.removeprefix(this_year) if received.startswith(this_year) else received
+        rows.append([row.unit, str(len(row.items)), f"[{style}]{row.state}[/{style}]" if style else row.state,
+                     received, str(row.versions or ""), f"[red]{row.days_late}天[/red]" if row.late else "",
+                     _count(row.errors), _count(row.warnings)])
+    headers = [("单位", "left"), ("事项", "right"), ("状态", "left"), ("收到时间", "left"), ("版本", "right"),
+               ("逾期", "right"), ("错误", "right"), ("警告", "right")]
+    details = [(row.unit, row.file, row.note) for row in report.rows if row.file or row.note]
+    plain = [[Text.from_markup(cell).plain for cell in cells] for cells in rows]
+    used = sum(max([cell_len(h), *(cell_len(r[i]) for r in plain)]) + 2 for i, (h, _) in enumerate(headers)) - 2
+    detail_width = max((cell_len(text) for _, file, note in details for text in (file, note)), default=0)
+    wide = not details or used + detail_width + 2 <= width
+    table = Table(header_style="bold", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    for label, justify in headers:
+        table.add_column(label, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    if details and wide:
+        table.add_column("文件／说明", no_wrap=True)
+    for row, cells in zip(report.rows, rows, strict=True):
+        if details and wide:
+            cells = [*cells, "\n".join(x for x in (row.file, row.note) if x)]
+        table.add_row(*cells)
+    if wide:
+        return table
+    lines: list[RenderableType] = [table, Text("文件／说明：", style="bold")]
+    for unit, file, note in details:
+        lines.append(Text(f"  {unit}"))
+        lines += [Text(f"    {line}") for text in (file, note) if text for line in wrap_cjk(text, width - 4)]
+    return Group(*lines)
 
 
 def _count(value: int | None) -> str:
@@ -336,8 +377,13 @@ def render_html(report: StatusReport, title: str, office: str = "", kicker: str 
         index={word: n for n, word in enumerate(STATES, 1)},
         shares={word: round(100 * n / rows, 2) for word, n in report.totals.items()},
         now=f"{report.now:%Y-%m-%d %H:%M}", deadline=report.deadline.isoformat() if report.deadline else "",
-        short_time=short_time,
+        generated=f"{dt.datetime.now():%Y-%m-%d %H:%M}", short_time=short_time, file_name=breakable_file_name,
     )
+
+
+def breakable_file_name(name: str) -> Markup:
+    """A file name for the page, which a narrow screen may break only after a “-” or before a “（”."""
+    return Markup(str(escape(name)).replace("-", "-<wbr>").replace("（", "<wbr>（"))
 
 
 def write_html(ws: Workspace, report: StatusReport, path: Path) -> Path:

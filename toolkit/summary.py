@@ -38,8 +38,16 @@ from typing import Any
 
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from toolkit.excel.layout import line_count, lines_points, new_workbook, write_contact_row, write_text_cell
-from toolkit.excel.office import convert
+from toolkit.excel.layout import (
+    MAX_ROW_PT,
+    balanced_label,
+    line_count,
+    lines_points,
+    new_workbook,
+    write_contact_row,
+    write_text_cell,
+)
+from toolkit.excel.office import convert, font_substitutes
 from toolkit.excel.targetlist import Item
 from toolkit.model.resources import labels as resource_labels
 from toolkit.model.spec import Column, Spec, render
@@ -65,6 +73,12 @@ class SummaryRow:
     item: Item  # from the target list: prefilled columns come from here
     filled: dict[str, str]  # column key -> text the unit returned (spec.filled columns); empty when none
     state: str = "ok"  # "ok" | "missing" (未报送) | "unverified" (its return has errors: 待核实)
+    member: str = ""  # the member answering, when the item's lead is a collective unit: one row per member
+
+    @property
+    def lead(self) -> str:
+        """Who answers for this row: the member, or the item's lead unit."""
+        return self.member or self.item.lead
 
 
 @dataclass(frozen=True)
@@ -142,7 +156,9 @@ class SummaryStyle:
         return f'&C&"{self.footer_font},常规"&{size}{self.page_number}'
 
 
-_MISSING, _UNVERIFIED = 0, 1  # an item's outcome in `tally` when it is not one of the status choices
+# An item's outcome in `tally` when it is not one of the status choices; _RECEIVED: answered, in a layout
+# without a choice column.
+_MISSING, _UNVERIFIED, _RECEIVED = 0, 1, 2
 
 
 @dataclass
@@ -154,24 +170,29 @@ class Tally:
     by_choice: dict[str, int] = field(default_factory=dict)  # 完成 / 未完成 (the status column's choices)
     missing: int = 0
     unverified: int = 0
+    received: int = 0  # answered without errors, when the layout has no choice column
+    done_choices: tuple[str, ...] = ()  # the choices that mean done, as the layout declares them (`done`)
 
     @property
     def done(self) -> int:
-        return next(iter(self.by_choice.values()), 0)
+        return sum(self.by_choice.get(choice, 0) for choice in self.done_choices)
 
     def add(self, outcome: int | str) -> None:
-        """One item missing, unverified, or of the choice `outcome`."""
+        """One item missing, unverified, received, or of the choice `outcome`."""
         self.items += 1
         if outcome == _MISSING:
             self.missing += 1
         elif outcome == _UNVERIFIED:
             self.unverified += 1
+        elif outcome == _RECEIVED:
+            self.received += 1
         else:
             self.by_choice[outcome] += 1
 
     @property
     def rate(self) -> float | None:
-        return self.done / self.items if self.items else None
+        """The share of items done; None without items or without a declared `done`."""
+        return self.done / self.items if self.items and self.done_choices else None
 
 
 # --- what goes where ---------------------------------------------------------------------------------------
@@ -200,7 +221,7 @@ def column_text(col: Column, row: SummaryRow) -> str:
     if col.role == "id":
         return row.item.seq
     if col.role == "units":
-        return "\n".join(row.item.units_column)
+        return "\n".join(row.item.units_column if not row.member else (row.member, *row.item.units_column[1:]))
     if col.prefilled:
         return row.item.values.get(col.key, "")
     return "" if row.state == "missing" else row.filled.get(col.key, "")
@@ -223,7 +244,7 @@ def groups(spec: Spec, rows: list[SummaryRow], group_by: str | None) -> list[tup
     leader = leader_column(spec)
     blocks: dict[str, list[SummaryRow]] = {}
     for row in rows:
-        name = row.item.lead if group_by == "unit" else leader_of(leader, row.item)
+        name = row.lead if group_by == "unit" else leader_of(leader, row.item)
         blocks.setdefault(name, []).append(row)
     names = labels()
     if group_by == "unit":
@@ -243,9 +264,9 @@ def missing_line(spec: Spec, rows: Iterable[SummaryRow]) -> str:
     unverified: dict[str, int] = {}
     for row in rows:
         if row.state == "missing":
-            missing[row.item.lead] = missing.get(row.item.lead, 0) + 1
+            missing[row.lead] = missing.get(row.lead, 0) + 1
         elif row.state == "unverified":
-            unverified[row.item.lead] = unverified.get(row.item.lead, 0) + 1
+            unverified[row.lead] = unverified.get(row.lead, 0) + 1
     if not missing and not unverified:
         return ""
     status = status_column(spec)
@@ -265,16 +286,17 @@ def tally(spec: Spec, rows: Iterable[SummaryRow], by: str) -> tuple[list[Tally],
     """
     status = status_column(spec)
     choices = status.choices if status else ()
+    done = status.done if status else ()
     leader = leader_column(spec)
     empty = labels()["group_empty"]
     lines: dict[str, Tally] = {}
-    total = Tally(labels()["stats"]["total"], by_choice=dict.fromkeys(choices, 0))
+    total = Tally(labels()["stats"]["total"], by_choice=dict.fromkeys(choices, 0), done_choices=done)
     for row in rows:
         outcome = outcome_of(row, status)
         total.add(outcome)
-        for key in [row.item.lead] if by == "unit" else leaders_of(leader_of(leader, row.item), empty):
+        for key in [row.lead] if by == "unit" else leaders_of(leader_of(leader, row.item), empty):
             if key not in lines:
-                lines[key] = Tally(key, by_choice=dict.fromkeys(choices, 0))
+                lines[key] = Tally(key, by_choice=dict.fromkeys(choices, 0), done_choices=done)
             lines[key].add(outcome)
     return list(lines.values()), total
 
@@ -284,10 +306,12 @@ def outcome_of(row: SummaryRow, status: Column | None) -> int | str:
     status value is none of the choices (values are canonical after validation), else under its value."""
     if row.state == "missing":
         return _MISSING
-    value = row.filled.get(status.key, "").strip() if status else ""
-    if row.state == "unverified" or status is None or value not in status.choices:
+    if row.state == "unverified":
         return _UNVERIFIED
-    return value
+    if status is None:
+        return _RECEIVED
+    value = row.filled.get(status.key, "").strip()
+    return value if value in status.choices else _UNVERIFIED
 
 
 def leaders_of(cell: str, empty: str) -> list[str]:
@@ -328,10 +352,11 @@ class _Formats:
         self.cells: dict[tuple[str, bool], Any] = {}
         for col in spec.columns:
             for marked in (False, True):
+                align = "center" if marked else col.align
                 self.cells[(col.key, marked)] = workbook.add_format({
-                    **body, "border": 1, "align": "center" if marked else col.align, "bold": marked,
+                    **body, "border": 1, "align": align, "bold": marked, **_padding(align),
                 })
-        self.text = workbook.add_format({**body, "border": 1, "align": "left"})
+        self.text = workbook.add_format({**body, "border": 1, "align": "left", **_padding("left")})
         self.text_center = workbook.add_format({**body, "border": 1, "align": "center"})
         self.number = workbook.add_format({**body, "border": 1, "align": "center", "num_format": "0"})
         self.percent = workbook.add_format({**body, "border": 1, "align": "center", "num_format": "0.0%"})
@@ -342,6 +367,11 @@ class _Formats:
                                                   "num_format": "0.0%"})
         self.heading = workbook.add_format({"font_name": style.header_font, "font_size": style.header_pt,
                                             "align": "left", "valign": "vcenter"})
+
+
+def _padding(align: str) -> dict[str, int]:
+    """One indent for text against a cell's left or right border, so that it does not touch the line."""
+    return {"indent": 1} if align in ("left", "right") else {}
 
 
 def write_summary(path: Path, spec: Spec, rows: list[SummaryRow], contacts: list[UnitContact], *,
@@ -438,9 +468,11 @@ def _write_top(sheet: Any, spec: Spec, formats: _Formats, style: SummaryStyle, c
         _merged_line(sheet, r, last_col, missing_line, formats.line_bold,
                      row_height([(missing_line, total_width)], style.body_pt, style))
         r += 1
-    for c, col in enumerate(spec.columns):
-        write_text_cell(sheet, r, c, col.label, formats.header)
-    sheet.set_row(r, row_height([(c.label, c.width) for c in spec.columns], style.header_pt, style, minimum_lines=2))
+    labels = [balanced_label(col.label, col.width, style.header_pt) for col in spec.columns]
+    for c, label in enumerate(labels):
+        write_text_cell(sheet, r, c, label, formats.header)
+    sheet.set_row(r, row_height([(label, c.width) for label, c in zip(labels, spec.columns, strict=True)],
+                                style.header_pt, style, minimum_lines=2))
     return r
 
 
@@ -448,13 +480,41 @@ def _write_items(sheet: Any, r: int, spec: Spec, block: list[SummaryRow], format
                  style: SummaryStyle) -> None:
     """Item rows from sheet row `r` on, each as high as its texts need; a marked item's status cell stands out."""
     status = status_column(spec)
+    shared = [c for c, col in enumerate(spec.columns) if col.prefilled and col.role != "units"]
+    for run in _runs(block):
+        heights = []
+        for n, row in enumerate(run):
+            values = cell_values(spec, row)
+            own = [c for c in range(len(spec.columns)) if len(run) == 1 or c not in shared]
+            for c in own if n else range(len(spec.columns)):
+                col = spec.columns[c]
+                marked = row.state != "ok" and status is not None and col.key == status.key
+                _text(sheet, r + n, c, values[col.key], formats.cells[(col.key, marked)])
+            heights.append(row_height([(values[spec.columns[c].key], spec.columns[c].width) for c in own],
+                                      style.body_pt, style))
+        if len(run) > 1:  # a collective lead's members: the item's prefilled cells merged over their rows
+            values = cell_values(spec, run[0])
+            for c in shared:
+                key = spec.columns[c].key
+                sheet.merge_range(r, c, r + len(run) - 1, c, "", formats.cells[(key, False)])
+                _text(sheet, r, c, values[key], formats.cells[(key, False)])
+            needed = row_height([(values[spec.columns[c].key], spec.columns[c].width) for c in shared],
+                                style.body_pt, style)
+            heights[-1] += max(0.0, needed - sum(heights))
+        for n, height in enumerate(heights):
+            sheet.set_row(r + n, min(height, MAX_ROW_PT))
+        r += len(run)
+
+
+def _runs(block: list[SummaryRow]) -> list[list[SummaryRow]]:
+    """Rows in runs: the member rows of one item together, any other row alone."""
+    runs: list[list[SummaryRow]] = []
     for row in block:
-        values = cell_values(spec, row)
-        for c, col in enumerate(spec.columns):
-            marked = row.state != "ok" and status is not None and col.key == status.key
-            _text(sheet, r, c, values[col.key], formats.cells[(col.key, marked)])
-        sheet.set_row(r, row_height([(values[col.key], col.width) for col in spec.columns], style.body_pt, style))
-        r += 1
+        if row.member and runs and runs[-1][0].member and runs[-1][0].item is row.item:
+            runs[-1].append(row)
+        else:
+            runs.append([row])
+    return runs
 
 
 def _write_stats(workbook: Any, sheet: Any, spec: Spec, rows: list[SummaryRow], formats: _Formats,
@@ -464,8 +524,12 @@ def _write_stats(workbook: Any, sheet: Any, spec: Spec, rows: list[SummaryRow], 
     markers = labels()
     status = status_column(spec)
     choices = list(status.choices) if status else []
-    headers = [names["items"], *choices, markers["missing"], markers["unverified"], names["rate"]]
-    widths = [26, 10, *[10] * len(choices), 10, 10, 12]
+    done = list(status.done) if status else []
+    # Without a choice column the items are counted as received (no 完成率 of empty words); without a declared
+    # `done`, no 完成率 either.
+    counted = choices or [names["received"]]
+    headers = [names["items"], *counted, markers["missing"], markers["unverified"], *([names["rate"]] if done else [])]
+    widths = [26, 10, *[10] * len(counted), 10, 10, *([12] if done else [])]
     for c, width in enumerate(widths):
         sheet.set_column(c, c, width)
     last_col = len(headers)
@@ -482,11 +546,14 @@ def _write_stats(workbook: Any, sheet: Any, spec: Spec, rows: list[SummaryRow], 
         by_leader, leader_total = tally(spec, rows, "leader")
         r = _write_tally(sheet, r + 1, render(names["by_leader"], {"label": leader.label}), leader.label,
                          by_leader, leader_total, *table)
-    note = render(names["note"], {"done": choices[0] if choices else ""})
+    if done:
+        note = render(names["note"], {"done": "”“".join(done)})
+    else:
+        note = render(names["note_no_done" if choices else "note_no_choice"], {"status": status.label if status else ""})
     _merged_line(sheet, r, last_col, note, formats.note, row_height([(note, total_width)], style.body_pt, style))
 
     if by_unit:  # the unit table's lines: from row 3 (under the title, its heading and header), the total left out
-        _add_chart(workbook, sheet, names, markers, choices, 3, 2 + len(by_unit), last_col, style, by_unit)
+        _add_chart(workbook, sheet, names, markers, counted, 3, 2 + len(by_unit), last_col, style, by_unit)
     _page_setup(sheet, style, repeat_row=None, landscape=True, paper=style.aux_paper)
 
 
@@ -509,11 +576,14 @@ def _write_tally(sheet: Any, r: int, heading: str, first_label: str, lines: list
 
 def _write_tally_line(sheet: Any, r: int, line: Tally, is_total: bool, formats: _Formats) -> None:
     """A tally's name, its counts and its rate (blank without items); the total in bold."""
-    numbers = [line.items, *line.by_choice.values(), line.missing, line.unverified]
+    numbers = [line.items, *(line.by_choice.values() if line.by_choice else [line.received]), line.missing,
+               line.unverified]
     write_text_cell(sheet, r, 0, line.name, formats.total_text if is_total else formats.text)
     for c, n in enumerate(numbers, start=1):
         sheet.write_number(r, c, n, formats.total_number if is_total else formats.number)
     rate_fmt = formats.total_percent if is_total else formats.percent
+    if not line.done_choices:
+        return
     if line.rate is None:
         sheet.write_blank(r, len(numbers) + 1, None, rate_fmt)
     else:
@@ -569,9 +639,9 @@ def _write_contacts(sheet: Any, spec: Spec, rows: list[SummaryRow], contacts: li
     lines = [[c.unit, *(c.values.get(f.key, "") for f in spec.contact), c.received, c.file] for c in contacts]
     returned = {c.unit for c in contacts}
     for row in rows:
-        if row.state == "missing" and row.item.lead not in returned:
-            returned.add(row.item.lead)
-            lines.append([row.item.lead, *("" for _ in spec.contact), names["not_received"], ""])
+        if row.state == "missing" and row.lead not in returned:
+            returned.add(row.lead)
+            lines.append([row.lead, *("" for _ in spec.contact), names["not_received"], ""])
     for r, line in enumerate(lines, start=1):
         for c, text in enumerate(line):
             _text(sheet, r, c, text, formats.text_center if 0 < c < len(line) - 1 else formats.text)
@@ -588,19 +658,33 @@ def _strip_colon(label: str) -> str:
 
 # --- PDF -------------------------------------------------------------------------------------------------------
 
-def export_pdf(xlsx_path: Path, out_dir: Path, *, all_sheets: bool = False) -> Path:
+def pdf_substitutes(style: SummaryStyle) -> dict[str, tuple[str, bool]]:
+    """The style's official faces that are not installed → (the face that stands in for it, bold)."""
+    return font_substitutes([style.title_font, style.header_font, style.body_font, style.footer_font])
+
+
+def substitutes_line(substitutes: dict[str, tuple[str, bool]]) -> str:
+    """E.g. 本机未安装 仿宋_GB2312、黑体，PDF 中以 Noto Serif CJK SC、Noto Sans CJK SC（粗体）代替…"""
+    pairs = "，".join(f"{face} → {stand_in}{'（粗体）' if bold else ''}" for face, (stand_in, bold) in substitutes.items())
+    return (f"本机未安装公文字体，PDF 中以相近的字体代替：{pairs}。安装原字体后重新运行 toolkit merge --pdf "
+            "即用原字体。")
+
+
+def export_pdf(xlsx_path: Path, out_dir: Path, *, all_sheets: bool = False,
+               substitutes: dict[str, tuple[str, bool]] | None = None) -> Path:
     """The summary as PDF through LibreOffice headless (raises office.OfficeError when it is missing).
 
     By default only the first sheet (the summary table) is printed: LibreOffice prints every visible
     sheet, so a copy with the other sheets hidden is converted. `all_sheets` prints 统计 and 联系人 too.
+    `substitutes` (see `pdf_substitutes`) stand in for official faces that are not installed.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     if all_sheets:
-        return convert([xlsx_path], "pdf", out_dir)[0]
+        return convert([xlsx_path], "pdf", out_dir, substitutes=substitutes, chinese_line_breaks=True)[0]
     with tempfile.TemporaryDirectory(prefix="toolkit-pdf-") as tmp:
         copy = Path(tmp) / xlsx_path.name
         _copy_with_first_sheet_only(xlsx_path, copy)
-        produced = convert([copy], "pdf", Path(tmp) / "out")[0]
+        produced = convert([copy], "pdf", Path(tmp) / "out", substitutes=substitutes, chinese_line_breaks=True)[0]
         target = out_dir / f"{xlsx_path.stem}.pdf"
         with contextlib.suppress(FileNotFoundError):
             target.unlink()

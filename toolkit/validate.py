@@ -16,7 +16,8 @@ def validate(ws: Workspace, tick: Callable[[], None] = no_progress) -> Validatio
     """Every current return checked (kept checks reused), the findings written to `report_path(ws)`."""
     result = checked_returns(ws, tick, read_manifest(ws))
     result.changes = target_list_changes(ws)
-    write_findings_xlsx(report_path(ws), result.findings, f"{ws.spec.title} 校验结果")
+    write_findings_xlsx(report_path(ws), result.findings, f"{ws.spec.title}校验结果",
+                        {rule.code: rule.hint for rule in ws.spec.rules if rule.hint})
     return result
 
 

@@ -16,8 +16,16 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from toolkit.excel import ole
-from toolkit.excel.sheets import Grid, Header, find_header, read_grids
+from toolkit.excel import biff
+from toolkit.excel.sheets import (
+    EXCEL_ERRORS,
+    Grid,
+    Header,
+    find_header,
+    formula_cells,
+    read_grids,
+    read_grids_openpyxl,
+)
 from toolkit.excel.targetlist import is_footnote, normalise_seq
 from toolkit.model import findings, stamp
 from toolkit.model.findings import Finding, cell_name
@@ -65,7 +73,7 @@ def check_limits(data: bytes, fmt: str, limits: Limits, file: str,
         return findings.make("limit-file-size", size_mb=f"{size_mb:.1f}", limit_mb=f"{limits.file_mb:g}", file=file)
     if fmt == "xls":
         return _check_legacy(data, limits, file)
-    if fmt not in ("xlsx", "xlsm", "ods"):
+    if fmt not in ("xlsx", "xlsm", "xlsb", "ods"):
         return None
     try:
         with archive or zipfile.ZipFile(io.BytesIO(data)) as archive:
@@ -113,8 +121,8 @@ def _check_legacy(data: bytes, limits: Limits, file: str) -> Finding | None:
     if zipfile.is_zipfile(io.BytesIO(data)):
         return findings.make("file-disguised", file=file)
     try:
-        sheets = ole.extent(data)
-    except (ole.OleError, struct.error) as exc:
+        sheets = biff.extent(data)
+    except (biff.BiffError, struct.error) as exc:
         return findings.make("file-unreadable", reason=str(exc) or type(exc).__name__, file=file)
     for rows, cells in sheets:
         if rows > limits.rows:
@@ -190,7 +198,9 @@ def _sniff(data: bytes, archive: zipfile.ZipFile | None) -> tuple[str, str]:
             mimetype = archive.read("mimetype").decode("ascii", "replace") if "mimetype" in names else ""
         except ZIP_ERRORS:
             return "broken", "损坏的压缩包"
-        if "xl/workbook.xml" in names or "xl/workbook.bin" in names:
+        if "xl/workbook.bin" in names:
+            return "xlsb", "Excel 二进制工作簿"
+        if "xl/workbook.xml" in names:
             return ("xlsm", "Excel 启用宏的工作簿") if "xl/vbaProject.bin" in names else ("xlsx", "Excel 工作簿")
         if "spreadsheet" in mimetype:
             return "ods", "OpenDocument 电子表格"
@@ -225,6 +235,7 @@ class ItemRow:
     values: dict[str, str]
     cells: dict[str, str]
     raw: dict[str, Any] = field(default_factory=dict)
+    formulas: dict[str, tuple[str, str]] = field(default_factory=dict)  # column key -> (formula, error shown)
 
 
 @dataclass
@@ -338,6 +349,8 @@ class Parsed:
     stamp: dict[str, str] | None = None
     table: ReturnTable | None = None
     problem: Finding | None = None  # why the file cannot be used at all
+    fallback: str = ""  # why calamine could not read it, when openpyxl did
+    cut_short: list[tuple[str, str, int, int]] = field(default_factory=list)  # (sheet, cell, recorded, read) of .xls
 
 
 def parse(data: bytes, spec: Spec, file: str, limits: Limits | None = None,
@@ -347,7 +360,7 @@ def parse(data: bytes, spec: Spec, file: str, limits: Limits | None = None,
     with archive or contextlib.nullcontext():
         fmt, kind = sniffed or _sniff(data, archive)
         limits = limits or Limits()
-        problem = check_limits(data, fmt, limits, file, archive) if fmt in ("xlsx", "xlsm", "ods", "xls") else None
+        problem = check_limits(data, fmt, limits, file, archive) if fmt in SPREADSHEETS else None
     if problem is not None:
         return Parsed(fmt, kind, problem=problem)
     if fmt == "encrypted":
@@ -355,17 +368,84 @@ def parse(data: bytes, spec: Spec, file: str, limits: Limits | None = None,
     if fmt in ("other", "broken"):
         code = "file-unreadable" if fmt == "broken" else "file-not-spreadsheet"
         return Parsed(fmt, kind, problem=findings.make(code, kind=kind, reason=kind, file=file))
+    fallback = ""
     try:
         grids = read_grids(data)
     except Exception as exc:  # calamine raises many kinds for broken or hostile files
         reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         code = "file-password" if "password" in reason.lower() or "encrypt" in reason.lower() else "file-unreadable"
-        return Parsed(fmt, kind, problem=findings.make(code, reason=reason, file=file))
+        grids = _read_by_fallback(data) if fmt in ("xlsx", "xlsm") and code == "file-unreadable" else None
+        if grids is None:
+            return Parsed(fmt, kind, problem=findings.make(code, reason=reason, file=file))
+        fallback = reason
     problem = check_cells(grids, limits, file)
     if problem is not None:
         return Parsed(fmt, kind, problem=problem)
-    parsed = Parsed(fmt, kind, stamp=read_stamp(grids), table=find_table(grids, spec))
+    parsed = Parsed(fmt, kind, stamp=read_stamp(grids), table=find_table(grids, spec), fallback=fallback,
+                    cut_short=_cut_short(data, grids) if fmt == "xls" else [])
     if parsed.table is None:
         parsed.problem = findings.make("file-no-table", labels="”“".join(c.label for c in spec.columns[:4]),
                                        file=file)
+    elif fmt in ("xlsx", "xlsm"):
+        _find_formulas(data, parsed.table, spec)
     return parsed
+
+
+SPREADSHEETS = ("xlsx", "xlsm", "xlsb", "ods", "xls")
+
+
+def _cut_short(data: bytes, grids: list[Grid]) -> list[tuple[str, str, int, int]]:
+    """The cells of a legacy .xls whose text was read shorter than the file records it: (sheet, cell, recorded, read)."""
+    try:
+        recorded = biff.recorded_lengths(data)
+    except (biff.BiffError, struct.error, UnicodeDecodeError):  # not plain BIFF8: nothing to compare with
+        return []
+    found = []
+    for grid in grids:
+        for (r, c), length in sorted(recorded.get(grid.name, {}).items()):
+            value = grid.value(r, c)
+            if isinstance(value, str) and len(value) < length:
+                found.append((grid.name, cell_name(r + 1, c + 1), length, len(value)))
+    return found
+
+
+_FORMULA_OR_ERROR = re.compile(rb'<(?:\w+:)?f[ >]|\st="e"')  # a cell's <f> (not <formula>), an error value
+
+
+def _has_formulas(data: bytes) -> bool:
+    """Whether any sheet of an .xlsx holds a formula or an error value: most returns hold none, and then openpyxl
+    need not be asked about their empty cells."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return any(_FORMULA_OR_ERROR.search(archive.read(name)) for name in archive.namelist()
+                       if name.startswith("xl/worksheets/") and name.endswith(".xml"))
+    except ZIP_ERRORS:
+        return False
+
+
+def _read_by_fallback(data: bytes) -> list[Grid] | None:
+    """The workbook read by openpyxl when calamine refused it (its limits already checked); None if it fails too."""
+    try:
+        return read_grids_openpyxl(data)
+    except Exception:  # openpyxl's errors for a file that is broken after all
+        return None
+
+
+def _find_formulas(data: bytes, table: ReturnTable, spec: Spec) -> None:
+    """The units' cells that read empty or as an error value but hold a formula or an error: noted on their rows.
+
+    calamine reads a formula without a cached value, and an error value (#N/A), as an empty cell: openpyxl is
+    asked about those cells only, so a return without them costs nothing more.
+    """
+    suspects = {row.cells[col.key]: (row, col.key) for row in table.rows for col in spec.filled
+                if col.key in row.cells and (not row.values.get(col.key, "").strip()
+                                             or row.values[col.key].strip() in EXCEL_ERRORS)}
+    if not suspects or not _has_formulas(data):
+        return
+    try:
+        found = formula_cells(data, table.sheet, set(suspects))
+    except Exception:  # a workbook openpyxl cannot open: the cells stay as calamine read them
+        return
+    for ref, formula in found.items():
+        row, key = suspects[ref]
+        row.formulas[key] = formula

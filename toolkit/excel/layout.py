@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,20 +60,43 @@ def write_text_cell(sheet: Any, row: int, col: int, text: str, cell_format: Any)
 
 
 # Wide and full-width characters (Unicode East Asian Width W and F): CJK, kana, hangul, full-width forms, emoji.
-_WIDE = re.compile("[\u1100-\u115f\u231a\u231b\u2329\u232a\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff"
-                   "\ua000-\ua4cf\ua960-\ua97f\uac00-\ud7a3\uf900-\ufaff\ufe10-\ufe19\ufe30-\ufe6f\uff00-\uff60"
-                   "\uffe0-\uffe6\U0001f300-\U0001f64f\U00020000-\U0003fffd]")
+_WIDE_RANGES = ("\u1100-\u115f\u231a\u231b\u2329\u232a\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff"
+                "\ua000-\ua4cf\ua960-\ua97f\uac00-\ud7a3\uf900-\ufaff\ufe10-\ufe19\ufe30-\ufe6f\uff00-\uff60"
+                "\uffe0-\uffe6\U0001f300-\U0001f64f\U00020000-\U0003fffd")
+_NOT_WIDE = re.compile(f"[^{_WIDE_RANGES}]+")
 
 
 def display_width(text: str) -> int:
-    """Width in half-width units: a wide or full-width character counts two (one regular-expression scan)."""
-    return len(text) + len(_WIDE.findall(text))
+    """Width in half-width units: a wide or full-width character counts two."""
+    return len(text) + len(_NOT_WIDE.sub("", text))  # the text's length, plus its wide characters again
 
 
 def line_count(text: str, width: float, font_pt: float) -> int:
     """Lines of a text in a column: each paragraph (line break) takes ceil(its width / a line's), at least one."""
     per_line = max((width - 1) * 11 / font_pt, 2)
     return sum(math.ceil(display_width(paragraph) / per_line) or 1 for paragraph in text.split("\n"))
+
+
+# Characters a line may not begin with (Chinese line-breaking rules: 避头), nor end with (避尾).
+NOT_AT_LINE_START = set("，。、；：？！）》」』】〕〉”’…—%,.;:?!)]}")
+NOT_AT_LINE_END = set("（《「『【〔〈“‘([{")
+
+
+def balanced_label(label: str, width: float, font_pt: float) -> str:
+    """A header label that needs several lines in its column, broken into lines of about equal width with explicit
+    line breaks: a program wrapping it by itself leaves a lone last character (市政府分管领/导). Breaks never come
+    before closing or after opening punctuation. A label that fits, or has its own breaks, is kept as it is."""
+    lines = line_count(label, width, font_pt)
+    if lines <= 1 or "\n" in label:
+        return label
+    per_line = display_width(label) / lines
+    out = [""]
+    for char in label:
+        if (display_width(out[-1]) >= per_line and char not in NOT_AT_LINE_START
+                and out[-1][-1] not in NOT_AT_LINE_END):
+            out.append("")
+        out[-1] += char
+    return "\n".join(out)
 
 
 def lines_points(lines: int, font_pt: float, line_spacing: float) -> float:
@@ -104,3 +128,35 @@ def write_contact_row(sheet: Any, contact: tuple, row: int, last_col: int, fmt_l
         else:
             sheet.write_blank(row, col + 1, None, fmt_value)
         col = end + 1
+
+
+def printable(sheet: Any, repeat_row: int, *, landscape: bool = True) -> None:
+    """A4, one page wide, the header row `repeat_row` on every printed page, page numbers at the foot."""
+    if landscape:
+        sheet.set_landscape()
+    sheet.set_paper(9)  # A4
+    sheet.fit_to_pages(1, 0)
+    sheet.repeat_rows(repeat_row)
+    sheet.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.7)
+    sheet.set_footer("&C第 &P 页，共 &N 页")
+    sheet.center_horizontally()
+
+
+_CUSTOM_HEIGHT = re.compile(r'(<row r="(\d+)"[^>]*?) customHeight="1"')
+
+
+def let_rows_grow(path: Path, rows: range, part: str = "xl/worksheets/sheet1.xml") -> None:
+    """The rows `rows` (0-based) of the workbook's first sheet keep their height but lose the "custom height" mark
+    that xlsxwriter puts on every height it writes: Excel and WPS then fit such a row again as a unit types a long
+    answer, where a custom height stays as it is and cuts the answer off. The height still shows the prefilled text
+    at once in LibreOffice, which does not fit rows when it opens a file."""
+    def unmark(match: re.Match[str]) -> str:
+        return match[1] if int(match[2]) - 1 in rows else match[0]
+
+    with zipfile.ZipFile(path) as zin:
+        members = [(info, zin.read(info.filename)) for info in zin.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info, data in members:
+            if info.filename == part:
+                data = _CUSTOM_HEIGHT.sub(unmark, data.decode("utf-8")).encode("utf-8")
+            zout.writestr(info, data)

@@ -7,6 +7,7 @@ rows above the header, a header spread over two merged rows, columns inserted or
 from __future__ import annotations
 
 import io
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +66,46 @@ def read_grids(source: Path | bytes) -> list[Grid]:
         workbook.close()
     return grids
 
+
+def read_grids_openpyxl(data: bytes) -> list[Grid]:
+    """Every sheet of an .xlsx/.xlsm read by openpyxl: the fallback for workbooks calamine refuses.
+
+    openpyxl is about fifteen times slower, and reads what some writers put where calamine expects none
+    (an <extLst> inside a cell). Values as calamine gives them: "" for an empty cell, a formula's cached value.
+    """
+    import openpyxl  # imported when needed: collect's workers start without it
+
+    with warnings.catch_warnings():  # "Unknown extension is not supported": what calamine choked on, dropped
+        warnings.simplefilter("ignore")
+        workbook = openpyxl.load_workbook(io.BytesIO(data), data_only=True)
+    grids = []
+    for sheet in workbook.worksheets:
+        rows = [["" if value is None else value for value in row] for row in sheet.iter_rows(values_only=True)]
+        merged = [(r.min_row - 1, r.min_col - 1, r.max_row - 1, r.max_col - 1) for r in sheet.merged_cells.ranges]
+        grids.append(Grid(sheet.title, sheet.sheet_state.lower(), rows, merged))
+    return grids
+
+
+def formula_cells(data: bytes, sheet: str, cells: set[str]) -> dict[str, tuple[str, str]]:
+    """Of the `cells` (A1 names) of an .xlsx sheet, those holding a formula or an error value: {cell: (formula,
+    the error it shows or "")}. A formula Excel never calculated (written by a program) has no value to read."""
+    import openpyxl
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        formulas = openpyxl.load_workbook(io.BytesIO(data))[sheet]
+        values = openpyxl.load_workbook(io.BytesIO(data), data_only=True)[sheet]
+    found = {}
+    for ref in cells:
+        written, shown = formulas[ref].value, values[ref].value
+        formula = written if isinstance(written, str) and written.startswith("=") else ""
+        error = shown if isinstance(shown, str) and shown in EXCEL_ERRORS else ""
+        if formula or error:
+            found[ref] = (formula, error)
+    return found
+
+
+EXCEL_ERRORS = frozenset({"#N/A", "#VALUE!", "#REF!", "#DIV/0!", "#NUM!", "#NAME?", "#NULL!", "#GETTING_DATA"})
 
 Matcher = Callable[[str], bool]
 

@@ -74,6 +74,14 @@ def check_parsed(spec: Spec, parsed: Parsed, unit: str, issued: dict, source: st
         return checked
     checked = check_return(spec, parsed.table, unit, issued.get("prefilled", {}), checked.file)
     checked.received_at = received_at
+    if parsed.cut_short:  # cells read short: named by their item and column when they are in the table
+        where = {(parsed.table.sheet, ref): (row.seq, spec.column(key).label)
+                 for row in parsed.table.rows for key, ref in row.cells.items()}
+        checked.findings[:0] = [
+            findings.make("cell-cut-short", unit=unit, file=checked.file, sheet=sheet, cell=cell, recorded=recorded,
+                          read=read, item=where.get((sheet, cell), ("", ""))[0],
+                          column=where.get((sheet, cell), ("", ""))[1])
+            for sheet, cell, recorded, read in parsed.cut_short]
     return checked
 
 
@@ -226,6 +234,11 @@ def check_return(spec: Spec, table: ReturnTable, unit: str, issued: dict[str, di
             cell_at = {**at, "column": col.label, "cell": row.cells[col.key]}
             if col.prefilled:
                 result.findings += _check_prefilled(col, prefilled.get(col.key, ""), text, cell_at)
+                continue
+            if col.key in row.formulas:  # read as empty or as #N/A: the formula's result is not there to read
+                formula, error = row.formulas[col.key]
+                answers[col.key] = ""
+                result.findings.append(findings.make("formula-no-value", formula=formula, error=error, **cell_at))
                 continue
             answers[col.key], problems = check_value(spec, col, row.raw.get(col.key), text, cell_at)
             result.findings += problems

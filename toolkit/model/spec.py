@@ -50,6 +50,9 @@ class Column:
     hint: str = ""
     minimum: float | None = None
     maximum: float | None = None
+    in_template: bool = True  # in the units' template (and their returns); else in the target list only
+    in_summary: bool = True
+    done: tuple[str, ...] = ()  # the choices that mean done (a choice column's)
 
     # Worked out when the column is made: collect looks up every cell of every return.
     _header_keys: frozenset[str] = field(init=False, repr=False, compare=False)
@@ -222,8 +225,18 @@ class Spec:
         return replace(self, columns=columns)
 
     def without_previous(self) -> Spec:
-        """The layout of the summary: last period's columns are for the units, not the leaders."""
+        """The layout without last period's columns: they are for the units, not the leaders."""
         return replace(self, columns=tuple(c for c in self.columns if c.role != "previous"))
+
+    def for_template(self) -> Spec:
+        """The layout of the units' template and returns: the columns marked `template = false` left out."""
+        if all(c.in_template for c in self.columns):
+            return self
+        return replace(self, columns=tuple(c for c in self.columns if c.in_template))
+
+    def for_summary(self) -> Spec:
+        """The layout of the summary: no last period's columns, none marked `summary = false`."""
+        return replace(self, columns=tuple(c for c in self.columns if c.role != "previous" and c.in_summary))
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -387,6 +400,18 @@ def _column(raw: dict[str, Any], i: int, check: _Checker) -> Column:
     at = f"columns[{i + 1}]."
     if raw["type"] == "choice" and not raw["choices"]:
         raise check.fail("type = “choice” 的列须给出 choices（选项列表）", f"{at}choices", "columns", i, "type")
+    if raw["done"] and raw["type"] != "choice":
+        raise check.fail("done 只用于 type = “choice” 的列", f"{at}done", "columns", i, "done")
+    outside = [word for word in raw["done"] if word not in raw["choices"]]
+    if outside:
+        raise check.fail(f"done 中的“{outside[0]}”不是本列的选项，可用：{'、'.join(raw['choices'])}", f"{at}done",
+                         "columns", i, "done")
+    if not raw["template"] and (raw["source"] == "unit" or raw["role"] == "id"):
+        raise check.fail("单位填写的列和序号列须在填报表中，不能设 template = false", f"{at}template", "columns", i,
+                         "template")
+    if not raw["summary"] and raw["role"] == "id":
+        raise check.fail("序号列须在汇总表中（汇总表按序号排列），不能设 summary = false", f"{at}summary", "columns", i,
+                         "summary")
     return Column(
         key=raw["key"], label=check.text(raw["label"], f"{at}label", "columns", i, "label"),
         source=raw["source"], role=raw["role"], type=raw["type"], required=raw["required"],
@@ -395,6 +420,7 @@ def _column(raw: dict[str, Any], i: int, check: _Checker) -> Column:
         aliases=tuple(check.text(a, f"{at}aliases", "columns", i, "aliases") for a in raw["aliases"]),
         width=float(raw["width"]), align=raw["align"] or ("left" if raw["type"] == "text" else "center"),
         hint=raw["hint"], minimum=_number(raw["min"]), maximum=_number(raw["max"]),
+        in_template=raw["template"], in_summary=raw["summary"], done=tuple(raw["done"]),
     )
 
 

@@ -101,6 +101,11 @@ class Workspace:
 
     @functools.cached_property
     def spec(self) -> Spec:
+        """The layout of the units' templates and returns: the full layout less the target list's own columns."""
+        return self.layout.for_template()
+
+    @functools.cached_property
+    def layout(self) -> Spec:
         """The layout: defined in toolkit.toml itself when it has [[columns]], else the named preset."""
         if "columns" in self.config.data:
             spec = build_spec(self.config.data, self.context, self.config.path)
@@ -126,6 +131,7 @@ class Workspace:
     def save_previous(self, data: dict[str, Any]) -> None:
         write_text(self.state / PREVIOUS_FILE, json.dumps(data, ensure_ascii=False, indent=1) + "\n")
         self.__dict__.pop("spec", None)  # the layout now has last period's columns
+        self.__dict__.pop("layout", None)
 
     @functools.cached_property
     def limits(self) -> Limits:
@@ -197,7 +203,7 @@ class Workspace:
     def load_targets(self) -> tuple[TargetList, list]:
         if not self.targets_path.is_file():
             raise WorkspaceError(f"找不到目标任务清单 {self.targets_path}：请放入清单，或修改 {CONFIG_NAME} 的 files.targets。")
-        targets, problems = read_target_list(self.targets_path, self.spec, self.period)
+        targets, problems = read_target_list(self.targets_path, self.layout, self.period)
         previous = self.previous
         if previous:  # last period's answers, keyed as the carried columns (previous_progress, …)
             values = previous.get("values", {})
@@ -222,8 +228,15 @@ class Workspace:
         return {f.key: str(self.config.get(f"coordinator.{f.key}", "") or "") for f in self.spec.contact}
 
     def coordinator_line(self) -> str:
-        """The coordinator's contact in the spec's contact labels, e.g. 联系人：张三  联系方式：1234567."""
-        return "    ".join(f"{f.label}{value}" for f in self.spec.contact
+        """The coordinator's contact in the spec's contact labels, e.g. 联系人：张三　　联系方式：1234567
+        (two full-width spaces apart, as a Chinese document spaces them).
+
+        A layout without a contact row: the config's contact_person and contact_phone, labelled as labels.toml says.
+        """
+        if not self.spec.contact:
+            return "　　".join(f"{label}{value}" for key, label in labels("coordinator").items()
+                               if (value := str(self.config.get(f"coordinator.{key}", "") or "")))
+        return "　　".join(f"{f.label}{value}" for f in self.spec.contact
                            if (value := self.coordinator_contact()[f.key]))
 
     def file_name(self, key: str, **extra: Any) -> str:
@@ -319,12 +332,14 @@ def init_workspace(directory: Path, *, preset: str = "gov-work-report", year: in
         period = parse_period(period_code or "Q1")
     except ValueError as exc:
         raise WorkspaceError(str(exc)) from exc
+    directory.mkdir(parents=True, exist_ok=True)
+    if preset.endswith(".toml"):  # a layout file of one's own: kept in the workspace, named relative to it
+        preset = _keep_preset_file(Path(preset), directory)
     context = {"year": year, "period": period}
-    spec = load_spec(preset, context)
-    preset_title = _preset_raw(preset)["layout"]["title"]
+    spec = load_spec(preset, context, base_dir=directory)
+    preset_title = _preset_raw(preset, directory)["layout"]["title"]
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(templates_dir()), autoescape=False,
                              keep_trailing_newline=True)
-    directory.mkdir(parents=True, exist_ok=True)
     targets_name = targets.name if targets else "目标任务清单.xlsx"
     config_text = env.get_template("config.toml.j2").render(
         campaign_id=f"{year}{period.code}-{secrets.token_hex(4)}",
@@ -346,8 +361,9 @@ def init_workspace(directory: Path, *, preset: str = "gov-work-report", year: in
         if targets.resolve() != target_path.resolve():
             target_path.write_bytes(targets.read_bytes())
     elif not target_path.exists():
-        write_target_list(target_path, spec, periods_of_kind(period), example_data.get("items", []),
-                          example_data.get("units", []))
+        periods = periods_of_kind(period)
+        write_target_list(target_path, spec, periods, example_data.get("items", []), example_data.get("units", []),
+                          _period_labels(preset, year, periods, directory))
     if upstream is not None:
         from toolkit.excel.upstream import save
 
@@ -356,10 +372,61 @@ def init_workspace(directory: Path, *, preset: str = "gov-work-report", year: in
     return open_workspace(directory)
 
 
-def _preset_raw(preset: str) -> dict[str, Any]:
+def _keep_preset_file(path: Path, directory: Path) -> str:
+    """A layout file given to init (relative to the current folder): copied into the workspace unless it is there.
+
+    The config names it relative to the workspace, so the later commands find it from anywhere.
+    """
+    source = path.resolve()
+    if not source.is_file():
+        raise WorkspaceError(f"找不到版式文件 {path}（在 {Path.cwd()} 下）：请检查路径。")
+    workspace = directory.resolve()
+    if source.is_relative_to(workspace):
+        return source.relative_to(workspace).as_posix()
+    kept = workspace / source.name
+    if kept.exists() and kept.read_bytes() != source.read_bytes():
+        raise WorkspaceError(f"{kept} 已存在且与 {path} 不同：请换一个文件名。")
+    kept.write_bytes(source.read_bytes())
+    return source.name
+
+
+def _period_labels(preset: str, year: int, periods: list[Period], directory: Path) -> dict[str, str]:
+    """Each period's target column label as this layout writes it (一季度目标, 第1季度目标 …)."""
+    labels_by_code = {}
+    for p in periods:
+        spec = load_spec(preset, {"year": year, "period": p}, base_dir=directory)
+        column = next((c for c in spec.target_columns if c.role == "period_target"), None)
+        if column is not None:
+            labels_by_code[p.code] = column.label
+    return labels_by_code
+
+
+def prefill_unit_sheet(ws: Workspace) -> tuple[TargetList, int | None]:
+    """The target list as read, and how many units init listed on a 单位 sheet it added.
+
+    None when the list already has a 单位 sheet, or is not an .xlsx workbook openpyxl can write into.
+    """
+    from toolkit.excel.sheets import read_grids
+    from toolkit.excel.targetlist import add_unit_sheet
+    from toolkit.excel.targetlist import labels as list_labels
+
+    targets, _ = ws.load_targets()
+    path = ws.targets_path
+    if path.suffix.lower() not in (".xlsx", ".xlsm") or not targets.items:
+        return targets, None
+    try:
+        names = [g.name for g in read_grids(path)]
+    except Exception:  # unreadable lists are reported by distribute
+        return targets, None
+    if list_labels()["units_sheet"] in names:
+        return targets, None
+    return targets, add_unit_sheet(path, targets)
+
+
+def _preset_raw(preset: str, base_dir: Path | None = None) -> dict[str, Any]:
     from toolkit.model.resources import preset_path
 
-    path = Path(preset) if preset.endswith(".toml") else preset_path(preset)
+    path = (base_dir or Path()) / preset if preset.endswith(".toml") else preset_path(preset)
     with path.open("rb") as handle:
         return tomllib.load(handle)
 
