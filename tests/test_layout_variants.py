@@ -282,7 +282,7 @@ def test_the_notice_asks_for_no_contact_and_gives_the_coordinators(no_choice):
     ws, _, _ = no_choice
     notice = next((ws / "outbox").glob("*市商务局-填报通知.txt")).read_text(encoding="utf-8-sig")
     assert "请填写表格上方" not in notice and "上方的。" not in notice
-    assert "联系人：李明    联系电话：3186001" in notice
+    assert "联系人：李明　　联系电话：3186001" in notice  # two full-width spaces apart
     assert "  2. “进展情况”：必填。\n  3. 可用 Excel、WPS 或 LibreOffice 填写" in notice  # no gap in the numbers
 
 
@@ -294,7 +294,7 @@ def test_the_stats_count_items_received_not_a_rate_of_empty_words(no_choice):
     rows = _summary_rows(path)
     assert "1个单位未报送（市城市管理局），其1项事项暂无内容。" in [row[0] for row in rows]
     header = next(i for i, row in enumerate(rows) if row[0] == "序号")
-    assert rows[header] == ["序号", "项目名称", "第1季度目标", "承办单位", "进展情况"]
+    assert [label.replace("\n", "") for label in rows[header]] == ["序号", "项目名称", "第1季度目标", "承办单位", "进展情况"]
     assert [row[4] for row in rows[header + 1:header + 4]] == ["已选址6处。", "已开工3处。", None]
     stats = _summary_rows(path, "统计")
     table = next(i for i, row in enumerate(stats) if row[0] == "牵头单位")
