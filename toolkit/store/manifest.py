@@ -9,6 +9,7 @@ validate compare returns with them.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,7 @@ def write_manifest(ws: Workspace, manifest: dict[str, Any]) -> None:
     """The manifest and each unit's prefilled texts in the state folder, the harmless list in the outbox."""
     prefilled = {unit: entry.pop("prefilled") for unit, entry in manifest["units"].items()}
     manifest["secret_check"] = secret_check(ws.secret())
+    manifest["targets"] = list_fingerprint(ws)
     write_text(ws.state / PREFILLED, json.dumps(prefilled, ensure_ascii=False, indent=1) + "\n")
     write_text(ws.state / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1) + "\n")
     lines = [f"{entry['unit'] if entry.get('role') == 'co' else unit}\t{entry.get('file', '')}\t"
@@ -61,9 +63,20 @@ def write_manifest(ws: Workspace, manifest: dict[str, Any]) -> None:
     (ws.outbox / MANIFEST).unlink(missing_ok=True)  # toolkit 0.x's copy held every unit's token
 
 
+def list_fingerprint(ws: Workspace) -> str:
+    """The target list's bytes and the layout it is read with: what was issued follows from these."""
+    try:
+        data = ws.targets_path.read_bytes()
+    except OSError:
+        return ""
+    return hashlib.sha256(data + repr(ws.spec).encode("utf-8")).hexdigest()
+
+
 def target_list_changes(ws: Workspace) -> list[Finding]:
     """How the target list differs from what was issued (nothing when the list has errors: they are reported
-    by the command that needs the list)."""
+    by the command that needs the list). A list and layout unchanged since distribute are not read again."""
+    if (recorded := read_manifest(ws, with_prefilled=False).get("targets")) and recorded == list_fingerprint(ws):
+        return []
     targets, problems = ws.load_targets()
     if any(p.is_error for p in problems):
         return []
