@@ -75,12 +75,13 @@ def list_fingerprint(ws: Workspace) -> str:
 def target_list_changes(ws: Workspace) -> list[Finding]:
     """How the target list differs from what was issued (nothing when the list has errors: they are reported
     by the command that needs the list). A list and layout unchanged since distribute are not read again."""
-    if (recorded := read_manifest(ws, with_prefilled=False).get("targets")) and recorded == list_fingerprint(ws):
+    manifest = read_manifest(ws)  # says so when it or the prefilled texts are lost or damaged
+    if manifest.get("targets") and manifest["targets"] == list_fingerprint(ws):
         return []
     targets, problems = ws.load_targets()
     if any(p.is_error for p in problems):
         return []
-    return changes_since_issue(ws, targets, read_manifest(ws))
+    return changes_since_issue(ws, targets, manifest)
 
 
 def changes_since_issue(ws: Workspace, targets: TargetList, manifest: dict[str, Any]) -> list[Finding]:
