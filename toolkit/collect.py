@@ -7,7 +7,9 @@ import datetime as dt
 import functools
 import hashlib
 import io
+import itertools
 import json
+import math
 import os
 import signal
 import zipfile
@@ -264,7 +266,8 @@ def _period_words(code: str) -> str:
 
 
 FILES_PER_WORKER = 150  # automatic --jobs: a worker pays for itself from about this many files
-CHUNK = 16  # files sent to a worker at a time
+BATCHES_PER_WORKER = 2
+COMMIT_EVERY = 16  # files recorded per ledger transaction: a kill loses at most these rows, never their files
 
 
 def collect(ws: Workspace, paths: list[Path], as_of: dt.datetime | None = None,
@@ -310,33 +313,45 @@ def take_in(ws: Workspace, stream: Iterable[Incoming | CollectRecord], received_
             # closed on Ctrl-C too, so that the worker processes end with this command
             with contextlib.closing(_examine_all(ws, manifest, [incoming for _, incoming, _ in new], received_at,
                                                  jobs)) as verdicts:
-                for (index, incoming, receipt), verdict in zip(new, verdicts, strict=True):
-                    held = _held_back(verdict, receipt.received_at, current.get(verdict.unit))
-                    with ledger.batch():  # the row and its check committed together, the file archived before
-                        receipt = replace(_archived(ws, receipt, incoming, verdict), held=held, filled=verdict.filled)
-                        if verdict.verdict == ACCEPTED and not held:
-                            current[verdict.unit] = receipt
-                        records[index] = _record(ledger, receipt, incoming, verdict)
-                        if verdict.checked:
-                            issued = manifest.get("units", {}).get(verdict.unit, {})
-                            ledger.keep_check(receipt.sha256, keys.key(receipt, issued), verdict.checked)
-                    tick()
+                examined = zip(new, verdicts, strict=True)
+                while group := list(itertools.islice(examined, COMMIT_EVERY)):
+                    with ledger.batch():  # rows and checks committed together, each file archived before its row
+                        for (index, incoming, receipt), verdict in group:
+                            held = _held_back(verdict, receipt.received_at, current.get(verdict.unit))
+                            receipt = replace(_archived(ws, receipt, incoming, verdict), held=held,
+                                              filled=verdict.filled)
+                            if verdict.verdict == ACCEPTED and not held:
+                                current[verdict.unit] = receipt
+                            records[index] = _record(ledger, receipt, incoming, verdict)
+                            if verdict.checked:
+                                issued = manifest.get("units", {}).get(verdict.unit, {})
+                                ledger.keep_check(receipt.sha256, keys.key(receipt, issued), verdict.checked)
+                    for _ in group:
+                        tick()
     return [records[i] for i in sorted(records)]
 
 
 def _examine_all(ws: Workspace, manifest: dict, files: list[Incoming], received_at: str,
                  jobs: int) -> Iterator[Verdict]:
     """Each file's verdict, in order: in this process, or in worker processes when there are enough files."""
-    examine_one = functools.partial(examine, ws, manifest, received_at=received_at)
     workers = worker_count(jobs, len(files), FILES_PER_WORKER)
     if workers <= 1:
-        yield from map(examine_one, files)
+        yield from (examine(ws, manifest, incoming, received_at) for incoming in files)
         return
+    # A few large batches: each carries the workspace and the manifest (megabytes of prefilled texts at 300
+    # units × 20 items), so they are sent BATCHES_PER_WORKER times a worker, not with every few files.
+    size = math.ceil(len(files) / (workers * BATCHES_PER_WORKER))
+    batches = [files[start:start + size] for start in range(0, len(files), size)]
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_interrupts)
     try:
-        yield from pool.map(examine_one, files, chunksize=CHUNK)
+        for verdicts in pool.map(functools.partial(_examine_batch, ws, manifest, received_at), batches):
+            yield from verdicts
     finally:  # on Ctrl-C too: the files not started are dropped, the workers end with their current files
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _examine_batch(ws: Workspace, manifest: dict, received_at: str, files: list[Incoming]) -> list[Verdict]:
+    return [examine(ws, manifest, incoming, received_at) for incoming in files]
 
 
 def _ignore_interrupts() -> None:
