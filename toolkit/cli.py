@@ -437,7 +437,7 @@ def status(
                              ensure_ascii=False, indent=1))
         else:
             for unit, versions in listed.items():
-                console().print(versions_table(unit, versions))
+                console().print(versions_table(unit, versions, console().width))
         return
     if html:
         ws.check_output(html, force=force)

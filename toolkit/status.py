@@ -47,7 +47,7 @@ from toolkit.store.files import write_text
 from toolkit.store.ledger import ACCEPTED, REFUSED, Ledger, Receipt
 from toolkit.store.manifest import read_manifest, resolve_units
 from toolkit.store.workspace import Workspace, WorkspaceError, safe_file_name
-from toolkit.views.terminal import wrap_cjk
+from toolkit.views.terminal import wrap_cjk, wrapped
 
 
 @dataclass(frozen=True)
@@ -308,14 +308,27 @@ def accept_version(ws: Workspace, version: str) -> Receipt:
     return receipt
 
 
-def versions_table(unit: str, versions: list[Version]) -> Table:
-    table = Table(title=f"{unit}：共 {len(versions)} 版回报", header_style="bold", title_justify="left")
-    for label in ("版本", "编号", "收到时间", "文件", "已填单元格", "当前", "说明"):
-        table.add_column(label, overflow="fold")
-    for v in versions:
-        table.add_row(str(v.number), v.code, v.received, v.file, "—" if v.filled < 0 else str(v.filled),
-                      "[green]当前采用[/green]" if v.current else "", v.note)
-    return table
+def versions_table(unit: str, versions: list[Version], width: int = 80) -> RenderableType:
+    """Every version of a unit's return: a table whose codes, times and file names are never broken (the note
+    wrapped between words), or, when the file names leave no room, each version as lines."""
+    title = f"{unit}：共 {len(versions)} 版回报"
+    rows = [(str(v.number), v.code, v.received, v.file, "—" if v.filled < 0 else str(v.filled),
+             "[green]当前采用[/green]" if v.current else "", v.note) for v in versions]
+    fixed = sum(max(cell_len(label), *(cell_len(Text.from_markup(r[c]).plain) for r in rows)) + 3
+                for c, label in enumerate(("版本", "编号", "收到时间", "文件", "已填单元格", "当前")))
+    if width - fixed - 4 >= 16:
+        table = Table(title=title, header_style="bold", title_justify="left")
+        for label in ("版本", "编号", "收到时间", "文件", "已填单元格", "当前"):
+            table.add_column(label, no_wrap=True)
+        table.add_column("说明")
+        for row in rows:
+            table.add_row(*row[:-1], wrapped(row[-1], width - fixed - 4))
+        return table
+    lines: list[Any] = [Text(title, style="bold")]
+    for number, code, received, file, filled, current, note in rows:
+        lines.append(Text.from_markup(f"第{number}版　{code}　{received}　已填 {filled} 格　{current}".rstrip("　")))
+        lines += [Text(f"  {file}"), *(Text(f"  {line}") for line in wrap_cjk(note, width - 2))]
+    return Group(*lines)
 
 
 # --- views ---
