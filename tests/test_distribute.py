@@ -367,3 +367,15 @@ def test_init_example_through_the_command(tmp_path, cli):
     assert (tmp_path / "ws" / "toolkit.toml").is_file()
     assert cli("distribute", cwd=tmp_path / "ws").exit_code == 0  # run inside the workspace, no -w
     assert len(list((tmp_path / "ws" / "outbox").glob("*.xlsx"))) == len(EXPECTED)
+
+
+def test_a_new_list_not_filled_in_yet_is_said_not_distributed_or_merged(tmp_path: Path, cli) -> None:
+    """`toolkit init` without --example writes an empty list: distribute and merge say so instead of issuing or
+    summarising nothing."""
+    assert cli("init", tmp_path / "ws").exit_code == 0
+    result = cli("distribute", "-w", tmp_path / "ws")
+    assert result.exit_code == 1 and "还没有事项" in result.output and "未生成任何填报表" in result.output
+    assert not list((tmp_path / "ws" / "outbox").glob("*.xlsx"))
+    merged = cli("merge", "-w", tmp_path / "ws")
+    assert merged.exit_code == 2 and "有错误，无法汇总" in merged.output
+    assert not list((tmp_path / "ws" / "reports").glob("*.xlsx"))

@@ -198,6 +198,8 @@ def read_target_list(path: Path, spec: Spec, period: Period, *,
     groups = {official: tuple(aliases.get(match_key(m), m) for m in names) for official, names in members.items()}
     sheet = _ItemSheet(spec, header, {"sheet": grid.name, **where}, aliases, ambiguous, known, groups)
     items, problems = _read_items(sheet, grid)
+    if not items and not problems:  # a new workspace's list, not filled in yet
+        problems.append(findings.make("targets-empty", sheet=grid.name, **where))
     return TargetList(items, aliases), problems
 
 
