@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import io
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -16,9 +17,9 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 
 from toolkit.excel.layout import (
     balanced_label,
-    let_rows_grow,
     new_workbook,
     row_height,
+    rows_grown,
     write_contact_row,
     write_text_cell,
 )
@@ -365,7 +366,8 @@ def write_template(path: Path, blueprint: Blueprint, issue: UnitIssue) -> None:
     """The unit's workbook: title, contact row, header, its items, footnote; prefilled cells locked."""
     spec = blueprint.spec
     last_col = len(spec.columns) - 1
-    workbook = new_workbook(path)
+    assembled = io.BytesIO()
+    workbook = new_workbook(assembled)
     workbook.set_properties(dict(blueprint.properties))
     fmt = {name: workbook.add_format(properties) for name, properties in blueprint.formats.items()}
 
@@ -415,7 +417,7 @@ def write_template(path: Path, blueprint: Blueprint, issue: UnitIssue) -> None:
     stamp_sheet.protect(blueprint.password)
     stamp_sheet.very_hidden()
     workbook.close()
-    let_rows_grow(path, range(FIRST_ITEM_ROW, last_row + 1))
+    path.write_bytes(rows_grown(assembled.getvalue(), range(FIRST_ITEM_ROW, last_row + 1)))
 
 
 def _checks(spec: Spec) -> tuple[tuple[tuple[int, dict[str, Any]], ...], tuple[tuple[int, str], ...]]:

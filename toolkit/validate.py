@@ -14,8 +14,9 @@ from toolkit.views.report import write_findings_xlsx
 
 def validate(ws: Workspace, tick: Callable[[], None] = no_progress) -> ValidationResult:
     """Every current return checked (kept checks reused), the findings written to `report_path(ws)`."""
-    result = checked_returns(ws, tick, read_manifest(ws))
-    result.changes = target_list_changes(ws)
+    manifest = read_manifest(ws)
+    result = checked_returns(ws, tick, manifest)
+    result.changes = target_list_changes(ws, manifest)
     write_findings_xlsx(report_path(ws), result.findings, f"{ws.spec.title}校验结果",
                         {rule.code: rule.hint for rule in ws.spec.rules if rule.hint})
     return result

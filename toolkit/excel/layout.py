@@ -9,6 +9,7 @@ row sets it.
 
 from __future__ import annotations
 
+import io
 import math
 import re
 import zipfile
@@ -27,7 +28,7 @@ MAX_CELL_TEXT = 32767  # Excel's limit for a cell's text, in UTF-16 units
 _ESCAPED = re.compile("[\\x00-\\x08\\x0b-\\x1f\\ufffe\\uffff]")
 
 
-def new_workbook(path: Path) -> xlsxwriter.Workbook:
+def new_workbook(path: Path | io.BytesIO) -> xlsxwriter.Workbook:
     """An xlsxwriter workbook that writes text as text (never a formula, number or link), assembled in memory
     (xlsxwriter's default writes each part to a temporary file first: twice the time of a template).
 
@@ -35,7 +36,7 @@ def new_workbook(path: Path) -> xlsxwriter.Workbook:
     """
     import xlsxwriter
 
-    return xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_formulas": False,
+    return xlsxwriter.Workbook(path if isinstance(path, io.BytesIO) else str(path), {"strings_to_numbers": False, "strings_to_formulas": False,
                                            "strings_to_urls": False, "in_memory": True})
 
 
@@ -74,7 +75,9 @@ def display_width(text: str) -> int:
 def line_count(text: str, width: float, font_pt: float) -> int:
     """Lines of a text in a column: each paragraph (line break) takes ceil(its width / a line's), at least one."""
     per_line = max((width - 1) * 11 / font_pt, 2)
-    return sum(math.ceil(display_width(paragraph) / per_line) or 1 for paragraph in text.split("\n"))
+    # A paragraph of at most half a line's characters fits on one line whatever they are: no need to measure it.
+    return sum(1 if 2 * len(paragraph) <= per_line else math.ceil(display_width(paragraph) / per_line) or 1
+               for paragraph in text.split("\n"))
 
 
 # Characters a line may not begin with (Chinese line-breaking rules: 避头), nor end with (避尾).
@@ -145,18 +148,19 @@ def printable(sheet: Any, repeat_row: int, *, landscape: bool = True) -> None:
 _CUSTOM_HEIGHT = re.compile(r'(<row r="(\d+)"[^>]*?) customHeight="1"')
 
 
-def let_rows_grow(path: Path, rows: range, part: str = "xl/worksheets/sheet1.xml") -> None:
-    """The rows `rows` (0-based) of the workbook's first sheet keep their height but lose the "custom height" mark
-    that xlsxwriter puts on every height it writes: Excel and WPS then fit such a row again as a unit types a long
-    answer, where a custom height stays as it is and cuts the answer off. The height still shows the prefilled text
-    at once in LibreOffice, which does not fit rows when it opens a file."""
+def rows_grown(xlsx: bytes, rows: range, part: str = "xl/worksheets/sheet1.xml") -> bytes:
+    """The workbook with the rows `rows` (0-based) of its first sheet keeping their height but losing the "custom
+    height" mark that xlsxwriter puts on every height it writes: Excel and WPS then fit such a row again as a unit
+    types a long answer, where a custom height stays as it is and cuts the answer off. The height still shows the
+    prefilled text at once in LibreOffice, which does not fit rows when it opens a file."""
     def unmark(match: re.Match[str]) -> str:
         return match[1] if int(match[2]) - 1 in rows else match[0]
 
-    with zipfile.ZipFile(path) as zin:
-        members = [(info, zin.read(info.filename)) for info in zin.infolist()]
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
-        for info, data in members:
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(xlsx)) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
             if info.filename == part:
                 data = _CUSTOM_HEIGHT.sub(unmark, data.decode("utf-8")).encode("utf-8")
             zout.writestr(info, data)
+    return out.getvalue()

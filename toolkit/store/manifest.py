@@ -72,10 +72,12 @@ def list_fingerprint(ws: Workspace) -> str:
     return hashlib.sha256(data + repr(ws.spec).encode("utf-8")).hexdigest()
 
 
-def target_list_changes(ws: Workspace) -> list[Finding]:
+def target_list_changes(ws: Workspace, manifest: dict[str, Any] | None = None) -> list[Finding]:
     """How the target list differs from what was issued (nothing when the list has errors: they are reported
-    by the command that needs the list). A list and layout unchanged since distribute are not read again."""
-    manifest = read_manifest(ws)  # says so when it or the prefilled texts are lost or damaged
+    by the command that needs the list). A list and layout unchanged since distribute are not read again.
+    `manifest`: read_manifest(ws), when the caller has it."""
+    if manifest is None:
+        manifest = read_manifest(ws)  # says so when it or the prefilled texts are lost or damaged
     if manifest.get("targets") and manifest["targets"] == list_fingerprint(ws):
         return []
     targets, problems = ws.load_targets()
