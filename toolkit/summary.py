@@ -41,8 +41,8 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 from toolkit.excel.layout import (
     MAX_ROW_PT,
     balanced_label,
-    line_count,
     lines_points,
+    most_lines,
     new_workbook,
     write_contact_row,
     write_text_cell,
@@ -322,8 +322,7 @@ def leaders_of(cell: str, empty: str) -> list[str]:
 
 def row_height(cells: list[tuple[str, float]], font_pt: float, style: SummaryStyle, minimum_lines: int = 1) -> float:
     """Points for a row whose cells are (text, column width): layout's line rule, the style's line spacing."""
-    lines = max([minimum_lines, *(line_count(t, w, font_pt) for t, w in cells if t)])
-    return lines_points(lines, font_pt, style.line_spacing)
+    return lines_points(most_lines(cells, font_pt, minimum_lines), font_pt, style.line_spacing)
 
 
 # --- writing ---------------------------------------------------------------------------------------------------

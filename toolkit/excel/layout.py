@@ -13,6 +13,7 @@ import io
 import math
 import re
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -72,12 +73,27 @@ def display_width(text: str) -> int:
     return len(text) + len(_NOT_WIDE.sub("", text))  # the text's length, plus its wide characters again
 
 
+def _per_line(width: float, font_pt: float) -> float:
+    """Half-width characters a line of a column holds."""
+    return max((width - 1) * 11 / font_pt, 2)
+
+
 def line_count(text: str, width: float, font_pt: float) -> int:
     """Lines of a text in a column: each paragraph (line break) takes ceil(its width / a line's), at least one."""
-    per_line = max((width - 1) * 11 / font_pt, 2)
+    per_line = _per_line(width, font_pt)
     # A paragraph of at most half a line's characters fits on one line whatever they are: no need to measure it.
     return sum(1 if 2 * len(paragraph) <= per_line else math.ceil(display_width(paragraph) / per_line) or 1
                for paragraph in text.split("\n"))
+
+
+def most_lines(cells: Iterable[tuple[str, float]], font_pt: float, minimum_lines: int = 1) -> int:
+    """The most lines any cell (text, column width) of a row takes, at least `minimum_lines`. A cell whose every
+    character counted wide would still take no more than the most found so far is not measured."""
+    most = minimum_lines
+    for text, width in cells:
+        if text and text.count("\n") + 1 + 2 * len(text) / _per_line(width, font_pt) > most:
+            most = max(most, line_count(text, width, font_pt))
+    return most
 
 
 # Characters a line may not begin with (Chinese line-breaking rules: 避头), nor end with (避尾).
@@ -109,8 +125,7 @@ def lines_points(lines: int, font_pt: float, line_spacing: float) -> float:
 
 def row_height(cells: list[tuple[str, float]], font_pt: float, minimum_lines: int = 1) -> float:
     """Points for a row whose cells are (text, column width)."""
-    lines = max([minimum_lines, *(line_count(t, w, font_pt) for t, w in cells if t)])
-    return lines_points(lines, font_pt, LINE_FACTOR)
+    return lines_points(most_lines(cells, font_pt, minimum_lines), font_pt, LINE_FACTOR)
 
 
 def write_contact_row(sheet: Any, contact: tuple, row: int, last_col: int, fmt_label: Any, fmt_value: Any,

@@ -15,6 +15,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _UNIT_SEPARATORS = set("、，,；;") | {"\n", "\r", "\t"}
 _OPEN = "（(〈<《[【〔{"
 _CLOSE = "）)〉>》]】〕}"
+_OPENING = re.compile(f"[{re.escape(_OPEN)}]")
 
 
 def match_key(value: object) -> str:
@@ -74,7 +75,7 @@ def split_unit_names(text: str, known: set[str] | frozenset[str] = frozenset()) 
     Zero-width characters (pasted from web pages and chat tools) are dropped: invisible, they split nothing.
     """
     text = _ZERO_WIDTH.sub("", text)
-    if not any(ch in _OPEN for ch in text):  # no brackets: one regular expression does it
+    if not _OPENING.search(text):  # no brackets: one regular expression does it
         parts = _SEPARATOR_RUN.split(text)
         pieces = [(name, parts[i - 1] if i else "") for i, name in enumerate(parts) if i % 2 == 0 and name]
         return _join_broken(pieces, known)
