@@ -229,14 +229,9 @@ class Verdict:
 
 
 def examine(ws: Workspace, manifest: dict, incoming: Incoming, received_at: str = "") -> Verdict:
-    """Read, identify, judge, check and archive one file (the slow part of collect).
-
-    The file is archived here, where it was read (in a worker process when there are several), so that the
-    main process need only record it: a file is still archived before its ledger row is written."""
+    """Read, identify, judge and check one file (the slow part of collect)."""
     received_at = incoming.received_at or received_at
     parsed = intake.parse(incoming.data, ws.spec, incoming.source, ws.limits)
-    sha = hashlib.sha256(incoming.data).hexdigest()
-    write_named_by_content(ws.root / archive_name(sha, parsed.format), incoming.data)
     return replace(_judge(ws, manifest, incoming, received_at, parsed), format=parsed.format)
 
 
