@@ -55,7 +55,7 @@ def write_manifest(ws: Workspace, manifest: dict[str, Any]) -> None:
     prefilled = {unit: entry.pop("prefilled") for unit, entry in manifest["units"].items()}
     manifest["secret_check"] = secret_check(ws.secret())
     manifest["targets"] = list_fingerprint(ws)
-    write_text(ws.state / PREFILLED, json.dumps(prefilled, ensure_ascii=False, indent=1) + "\n")
+    write_text(ws.state / PREFILLED, json.dumps(prefilled, ensure_ascii=False) + "\n")  # large: one line
     write_text(ws.state / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1) + "\n")
     lines = [f"{entry['unit'] if entry.get('role') == 'co' else unit}\t{entry.get('file', '')}\t"
              f"{'、'.join(entry.get('items', []))}" for unit, entry in manifest["units"].items()]
