@@ -523,4 +523,4 @@ def test_a_legacy_workbook_with_a_far_cell_is_refused_before_it_is_laid_out(ws: 
     result = cli("collect", far, "--json", "-w", ws.root)
     (record,) = json.loads(result.output)
     assert result.exit_code == 1 and record["verdict"] == "refused"
-    assert "65536 行，超过上限 20000 行" in record["reason"]
+    assert "工作表“Sheet”有 65536 行，超过上限 20000 行" in record["reason"]

@@ -43,15 +43,18 @@ def recorded_lengths(data: bytes) -> dict[str, dict[tuple[int, int], int]]:
     return out
 
 
-def extent(data: bytes) -> list[tuple[int, int]]:
-    """(rows, cells from A1 to the last row and column) of each substream (globals, then each sheet)."""
-    sheets: list[tuple[int, int]] = []
-    last_row = last_col = -1
-    for _, kind, body in _records(_workbook_stream(data)):
+def extent(data: bytes) -> list[tuple[str, int, int]]:
+    """(name, rows, cells from A1 to the last row and column) of each substream: the globals (named ""), then each
+    sheet, named as its BOUNDSHEET record says."""
+    records = list(_records(_workbook_stream(data)))
+    names = dict(_sheet_of(body) for _, kind, body in records if kind == BOUNDSHEET)
+    sheets: list[tuple[str, int, int]] = []
+    name, last_row, last_col = "", -1, -1
+    for offset, kind, body in records:
         if kind == BOF:
-            last_row = last_col = -1
+            name, last_row, last_col = names.get(offset, ""), -1, -1
         elif kind == EOF:
-            sheets.append((last_row + 1, (last_row + 1) * (last_col + 1)))
+            sheets.append((name, last_row + 1, (last_row + 1) * (last_col + 1)))
         elif kind in CELL_RECORDS and len(body) >= 4:
             row, col = struct.unpack_from("<HH", body)
             if kind in MULTIPLE and len(body) >= 6:

@@ -94,7 +94,7 @@ def check_limits(data: bytes, fmt: str, limits: Limits, file: str,
                 if info.filename.startswith("xl/worksheets/"):
                     cells = _laid_out_cells(xml if may_hold_rows else _whole_part(archive, info))
                     if cells > limits.cells:
-                        return findings.make("limit-cells", cells=cells, limit=limits.cells, file=file)
+                        return findings.make("limit-cells", sheet="", cells=cells, limit=limits.cells, file=file)
     except ZIP_ERRORS as exc:  # e.g. a member said to start beyond the end of the file
         return findings.make("file-unreadable", reason=str(exc) or type(exc).__name__, file=file)
     return None
@@ -124,11 +124,11 @@ def _check_legacy(data: bytes, limits: Limits, file: str) -> Finding | None:
         sheets = biff.extent(data)
     except (biff.BiffError, struct.error) as exc:
         return findings.make("file-unreadable", reason=str(exc) or type(exc).__name__, file=file)
-    for rows, cells in sheets:
+    for sheet, rows, cells in sheets:
         if rows > limits.rows:
-            return findings.make("limit-rows", sheet="", rows=rows, limit=limits.rows, file=file)
+            return findings.make("limit-rows", sheet=sheet, rows=rows, limit=limits.rows, file=file)
         if cells > limits.cells:
-            return findings.make("limit-cells", cells=cells, limit=limits.cells, file=file)
+            return findings.make("limit-cells", sheet=sheet, cells=cells, limit=limits.cells, file=file)
     return None
 
 
