@@ -3,6 +3,7 @@ and a lower level's summary returned upward as a unit's return (issue 7 §3–§
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import openpyxl
@@ -96,7 +97,8 @@ def test_co_organisers_get_their_items_and_their_lines_follow_the_leads_text(tmp
                                           "（淄川区政府：淄川区政府完成了第53项的配合工作。）"]
 
 
-def test_a_lower_levels_summary_is_returned_as_that_units_return(tmp_path: Path) -> None:
+def bureau_with_returns(tmp_path: Path) -> tuple[Workspace, Workspace]:
+    """(the city, a bureau that received the city's template and collected its own divisions' returns)."""
     city = init_workspace(tmp_path / "city", example=True)
     distribute(city)
     received = next(city.outbox.glob("*市科技局.xlsx"))
@@ -123,6 +125,12 @@ def test_a_lower_levels_summary_is_returned_as_that_units_return(tmp_path: Path)
                for i in issued.issues}
     fill_all(bureau, tmp_path / "bureau-in", answers)
     assert all(r.verdict == "accepted" for r in collect(bureau, [tmp_path / "bureau-in"]))
+    return city, bureau
+
+
+def test_a_lower_levels_summary_is_returned_as_that_units_return(tmp_path: Path) -> None:
+    city, bureau = bureau_with_returns(tmp_path)
+    seed = ANSWERS["市科技局"]["items"]
     result = merge(bureau)
     assert result.upstream is not None and result.upstream.is_file()
     (tmp_path / "city-in").mkdir()
@@ -133,3 +141,23 @@ def test_a_lower_levels_summary_is_returned_as_that_units_return(tmp_path: Path)
     assert [(f.code, f.item) for f in checked.findings] == [("reason-when-done", "54")]
     assert checked.contact == {"contact_person": "王刚", "contact_phone": "3179657"}
     assert checked.answers["45"]["progress"] == seed["45"]["progress"]
+
+
+def test_merge_o_never_overwrites_a_foreign_file_where_the_return_upward_goes(tmp_path: Path, cli) -> None:
+    _, bureau = bureau_with_returns(tmp_path)
+    out = tmp_path / "上报"
+    out.mkdir()
+    received = json.loads((bureau.state / "upstream.json").read_text(encoding="utf-8"))["file_name"]
+    foreign = out / f"{Path(received).stem}（汇总上报）.xlsx"
+    foreign.write_bytes(b"the coordinator's own file")
+
+    refused = cli("merge", "-o", out / "汇总表.xlsx", "-w", bureau.root)
+    assert refused.exit_code != 0 and "已存在，且不是 toolkit 写出的文件：不会覆盖" in refused.output
+    assert foreign.name in refused.output and "Traceback" not in refused.output
+    assert foreign.read_bytes() == b"the coordinator's own file" and not (out / "汇总表.xlsx").exists()
+
+    forced = cli("merge", "-o", out / "汇总表.xlsx", "--force", "-w", bureau.root)
+    assert forced.exit_code == 0 and (out / "汇总表.xlsx").is_file()
+    assert foreign.read_bytes()[:2] == b"PK"  # now the filled template from above
+    again = cli("merge", "-o", out / "汇总表.xlsx", "-w", bureau.root)  # the toolkit's own files: no --force needed
+    assert again.exit_code == 0

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from toolkit.excel.targetlist import TargetList
-from toolkit.excel.upstream import write_return
+from toolkit.excel.upstream import return_path, write_return
 from toolkit.model.checks import CheckedReturn
 from toolkit.model.findings import Finding
 from toolkit.model.parallel import no_progress
@@ -92,9 +92,10 @@ def merge(ws: Workspace, output: Path | None = None, *, allow_missing: bool = Fa
     """The summary (`output`, else in reports/); with items missing, unverified or changed since they were
     issued, nothing unless `allow_missing`, and then a draft (named and titled so). `output` never overwrites
     the workspace's inputs, nor an existing file the toolkit did not write there, unless `force`."""
-    if output is not None:
-        for candidate in (output, draft_path(output)):
-            ws.check_output(candidate, force=force)
+    if output is not None:  # the summary, its draft and the return upward all go beside `output`
+        for candidate in (output, draft_path(output), return_path(ws.state, output.parent)):
+            if candidate is not None:
+                ws.check_output(candidate, force=force)
     targets, problems = ws.load_targets()
     if any(p.is_error for p in problems):
         raise WorkspaceError(f"目标任务清单 {ws.targets_path.name} 有错误，无法汇总：请先运行 toolkit distribute 查看并修改。")
@@ -129,9 +130,9 @@ def merge(ws: Workspace, output: Path | None = None, *, allow_missing: bool = Fa
         write_summary(tmp, spec, result.rows, contacts, coordinator=ws.coordinator_contact(),
                       missing_line=missing_line(spec, result.rows), style=style, group_by=group_by)
     result.path, result.style = path, style
-    if output is not None:
-        ws.record_output(path)
     result.upstream = write_return(ws.state, path.parent, ws.spec.without_previous(),
                                    {r.item.seq: r.filled for r in result.rows if r.state != "missing"},
                                    ws.coordinator_contact())
+    if output is not None:
+        ws.record_output(*(p for p in (path, result.upstream) if p is not None))
     return result

@@ -72,15 +72,21 @@ def load(state_dir: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def return_path(state_dir: Path, out_dir: Path) -> Path | None:
+    """Where merge writes this level's return to the level above (beside the summary); None without a template
+    received from above."""
+    info = load(state_dir)
+    return None if info is None else out_dir / f"{Path(info['file_name']).stem}（汇总上报）.xlsx"
+
+
 def write_return(state_dir: Path, out_dir: Path, spec: Spec, answers: dict[str, dict[str, str]],
                  contact: dict[str, str]) -> Path | None:
     """The template received from above, filled with this level's merged answers; None without one."""
-    info = load(state_dir)
-    if info is None:
+    out = return_path(state_dir, out_dir)
+    if out is None:
         return None
     from toolkit.excel.fill import fill_template  # openpyxl, imported only by a workspace that reports upward
 
-    out = out_dir / f"{Path(info['file_name']).stem}（汇总上报）.xlsx"
     with atomic_path(out) as tmp:
         fill_template(state_dir / TEMPLATE, tmp, spec, answers, contact)
     return out
