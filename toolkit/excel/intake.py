@@ -100,19 +100,20 @@ def check_limits(data: bytes, fmt: str, limits: Limits, file: str,
     return None
 
 
-_CELL_REF = re.compile(rb'<c\b[^>]*?\sr="([A-Z]{1,3})([0-9]{1,7})"')
+# A cell reference's column letters and its row, each found apart: a sheet has few distinct ones of either.
+_CELL_COLUMN = re.compile(rb'<c\b[^>]*?\sr="([A-Z]{1,3})[0-9]')
+_CELL_ROW = re.compile(rb'<c\b[^>]*?\sr="[A-Z]{1,3}([0-9]{1,7})"')
 
 
 def _laid_out_cells(xml: bytes) -> int:
     """Rows × columns from A1 to a worksheet's farthest cell reference: what a reader allocates for the sheet."""
-    last_row = last_col = 0
-    for match in _CELL_REF.finditer(xml):
-        letters, row = match.groups()
+    last_col = 0
+    for letters in set(_CELL_COLUMN.findall(xml)):
         col = 0
         for letter in letters:
             col = col * 26 + letter - 64
-        last_row, last_col = max(last_row, int(row)), max(last_col, col)
-    return last_row * last_col
+        last_col = max(last_col, col)
+    return max(map(int, set(_CELL_ROW.findall(xml))), default=0) * last_col
 
 
 def _check_legacy(data: bytes, limits: Limits, file: str) -> Finding | None:
