@@ -130,9 +130,11 @@ def merge(ws: Workspace, output: Path | None = None, *, allow_missing: bool = Fa
         write_summary(tmp, spec, result.rows, contacts, coordinator=ws.coordinator_contact(),
                       missing_line=missing_line(spec, result.rows), style=style, group_by=group_by)
     result.path, result.style = path, style
+    if output is not None:  # recorded at once: a return upward that cannot be written leaves the summary the toolkit's
+        ws.record_output(path)
     result.upstream = write_return(ws.state, path.parent, ws.spec.without_previous(),
                                    {r.item.seq: r.filled for r in result.rows if r.state != "missing"},
                                    ws.coordinator_contact())
-    if output is not None:
-        ws.record_output(*(p for p in (path, result.upstream) if p is not None))
+    if output is not None and result.upstream is not None:
+        ws.record_output(result.upstream)
     return result

@@ -41,11 +41,12 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 from toolkit.excel.layout import (
     MAX_ROW_PT,
     balanced_label,
-    lines_points,
-    most_lines,
     new_workbook,
     write_contact_row,
     write_text_cell,
+)
+from toolkit.excel.layout import (
+    row_height as layout_row_height,
 )
 from toolkit.excel.office import convert, font_substitutes
 from toolkit.excel.targetlist import Item
@@ -322,7 +323,7 @@ def leaders_of(cell: str, empty: str) -> list[str]:
 
 def row_height(cells: list[tuple[str, float]], font_pt: float, style: SummaryStyle, minimum_lines: int = 1) -> float:
     """Points for a row whose cells are (text, column width): layout's line rule, the style's line spacing."""
-    return lines_points(most_lines(cells, font_pt, minimum_lines), font_pt, style.line_spacing)
+    return layout_row_height(cells, font_pt, minimum_lines, style.line_spacing)
 
 
 # --- writing ---------------------------------------------------------------------------------------------------

@@ -37,8 +37,9 @@ def new_workbook(path: Path | io.BytesIO) -> xlsxwriter.Workbook:
     """
     import xlsxwriter
 
-    return xlsxwriter.Workbook(path if isinstance(path, io.BytesIO) else str(path), {"strings_to_numbers": False, "strings_to_formulas": False,
-                                           "strings_to_urls": False, "in_memory": True})
+    target = path if isinstance(path, io.BytesIO) else str(path)
+    return xlsxwriter.Workbook(target, {"strings_to_numbers": False, "strings_to_formulas": False,
+                                        "strings_to_urls": False, "in_memory": True})
 
 
 def write_text_cell(sheet: Any, row: int, col: int, text: str, cell_format: Any) -> None:
@@ -123,9 +124,10 @@ def lines_points(lines: int, font_pt: float, line_spacing: float) -> float:
     return min(MAX_ROW_PT, round(lines * font_pt * line_spacing + PADDING_PT, 1))
 
 
-def row_height(cells: list[tuple[str, float]], font_pt: float, minimum_lines: int = 1) -> float:
+def row_height(cells: list[tuple[str, float]], font_pt: float, minimum_lines: int = 1,
+               line_spacing: float = LINE_FACTOR) -> float:
     """Points for a row whose cells are (text, column width)."""
-    return lines_points(most_lines(cells, font_pt, minimum_lines), font_pt, LINE_FACTOR)
+    return lines_points(most_lines(cells, font_pt, minimum_lines), font_pt, line_spacing)
 
 
 def write_contact_row(sheet: Any, contact: tuple, row: int, last_col: int, fmt_label: Any, fmt_value: Any,
